@@ -1,0 +1,51 @@
+//! The one mapping from service errors to HTTP: a status and a JSON body
+//! `{"code": "<stable code>", "message": "<human text>"}`.
+
+use crate::schedule::ScheduleError;
+use crate::store::StoreError;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use crate::auth::TokenError;
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Schedule(e) => match e {
+                ScheduleError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+                ScheduleError::UnknownSite(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_site"),
+                ScheduleError::SiteNotValid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "site_not_valid"),
+                ScheduleError::SessionNotFound(_) => (StatusCode::NOT_FOUND, "session_not_found"),
+                ScheduleError::NotInvited { .. } => (StatusCode::FORBIDDEN, "site_not_invited"),
+                ScheduleError::Token(TokenError::Expired) => (StatusCode::UNAUTHORIZED, "token_expired"),
+                ScheduleError::Token(_) => (StatusCode::UNAUTHORIZED, "invalid_token"),
+                ScheduleError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            },
+            ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::error!("{self}");
+        }
+        (status, Json(serde_json::json!({ "code": code, "message": self.to_string() }))).into_response()
+    }
+}

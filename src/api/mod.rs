@@ -1,0 +1,81 @@
+//! The HTTP surface: JSON API under `/api`, the WebSocket at `/ws`, the room page at
+//! `/room/<token>` and static files under `/static`. Handlers are thin: they call the services
+//! and map their errors once, through [`error::ApiError`].
+
+pub mod error;
+mod web;
+
+use crate::app::AppState;
+use crate::schedule::{CreatedSession, NewSession};
+use crate::store;
+use axum::extract::{DefaultBodyLimit, Path, State, WebSocketUpgrade};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use error::ApiError;
+use serde::Serialize;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/sites", get(list_sites))
+        .route("/api/sessions", post(create_session))
+        .route("/api/sessions/{id}", get(get_session))
+        .route("/api/join/{token}", get(join_info))
+        .route("/api/stats", get(stats))
+        .route("/ws", get(ws))
+        .merge(web::routes())
+        .layer(DefaultBodyLimit::max(256 * 1024))
+        .with_state(state)
+}
+
+async fn list_sites(State(app): State<AppState>) -> Result<Json<Vec<store::org::Site>>, ApiError> {
+    Ok(Json(store::org::list_sites(&app.pool).await?))
+}
+
+async fn create_session(
+    State(app): State<AppState>,
+    body: Result<Json<NewSession>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<CreatedSession>), ApiError> {
+    let Json(req) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    Ok((StatusCode::CREATED, Json(app.scheduler().create(&req).await?)))
+}
+
+#[derive(Serialize)]
+struct SessionView {
+    #[serde(flatten)]
+    session: store::sessions::SessionRow,
+    site_ids: Vec<String>,
+    live_sites: usize,
+}
+
+async fn get_session(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<SessionView>, ApiError> {
+    let session = store::sessions::get(&app.pool, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("session {id} not found")))?;
+    let site_ids = store::sessions::site_ids(&app.pool, &id).await?;
+    Ok(Json(SessionView { session, site_ids, live_sites: 0 }))
+}
+
+async fn join_info(State(app): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
+    let info = crate::schedule::resolve_join(&app.pool, &app.token_key, &token).await?;
+    Ok(Json(info).into_response())
+}
+
+async fn stats(State(app): State<AppState>) -> Json<serde_json::Value> {
+    let (rooms, sites) = app.sfu.live();
+    let snap = app.metrics.snapshot(app.sfu.ports_in_use());
+    let mut v = serde_json::to_value(snap).expect("snapshot serializes");
+    v["live_rooms"] = rooms.into();
+    v["live_sites"] = sites.into();
+    Json(v)
+}
+
+async fn ws(State(app): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    // Frames up to 1 MiB are read so that the 64 KiB protocol limit can be answered with an
+    // error code; beyond that the socket is cut by the WebSocket layer itself.
+    upgrade
+        .max_message_size(1024 * 1024)
+        .max_frame_size(1024 * 1024)
+        .on_upgrade(move |socket| crate::signal::conn::serve(socket, app))
+}

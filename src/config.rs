@@ -1,0 +1,373 @@
+//! Typed configuration: `config/default.toml` (or the file given with `--config`), then one
+//! `GIAOBAN_<SECTION>_<KEY>` environment override per key, then validation. Every error names the
+//! key it is about, so a bad value stops the start with a message an operator can act on.
+
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// Everything the server and the CLI read from configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub data: DataConfig,
+    pub auth: AuthConfig,
+    pub media: MediaConfig,
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub org: OrgConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub addr: String,
+    #[serde(default)]
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    #[serde(default)]
+    pub token_secret: String,
+    pub join_link_grace_hours: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaConfig {
+    pub bind_ip: String,
+    pub port_min: u16,
+    pub port_max: u16,
+    #[serde(default)]
+    pub nat_1to1_ips: Vec<String>,
+    pub down_track_queue: usize,
+    pub keyframe_min_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub max_session_hours: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgConfig {
+    #[serde(default)]
+    pub units: Vec<UnitConfig>,
+}
+
+/// One unit of the organisation (city, department, ward, commune) with its sites.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitConfig {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    #[serde(default)]
+    pub parent: Option<String>,
+    pub valid_from: chrono::NaiveDate,
+    #[serde(default)]
+    pub valid_to: Option<chrono::NaiveDate>,
+    #[serde(default)]
+    pub sites: Vec<SiteConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub host: bool,
+}
+
+/// A configuration problem, always naming the key (or file) it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {var} (key {key}): {message}")]
+    Env {
+        var: String,
+        key: String,
+        message: String,
+    },
+    #[error("config key {key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Reads `path`, applies `GIAOBAN_*` overrides from the process environment and validates.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with_env(path, std::env::vars())
+    }
+
+    /// As [`Config::load`], with the environment given explicitly (tests).
+    pub fn load_with_env(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml_str(&text, path, env)
+    }
+
+    /// Parses TOML text, applies overrides and validates. `origin` only names the source in errors.
+    pub fn from_toml_str(
+        text: &str,
+        origin: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let parse_err = |message: String| ConfigError::Parse {
+            path: origin.to_path_buf(),
+            message,
+        };
+        let mut value: toml::Table = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
+        apply_env(&mut value, env)?;
+        let config: Config = Config::deserialize(toml::Value::Table(value))
+            .map_err(|e| parse_err(e.to_string().trim().to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values serde cannot: addresses, ranges, references between units.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.http
+            .addr
+            .parse::<SocketAddr>()
+            .map_err(|e| invalid("http.addr", format!("{:?} is not a socket address: {e}", self.http.addr)))?;
+        if !self.http.public_url.is_empty() {
+            url::Url::parse(&self.http.public_url)
+                .map_err(|e| invalid("http.public_url", format!("not a URL: {e}")))?;
+        }
+        if self.data.dir.as_os_str().is_empty() {
+            return Err(invalid("data.dir", "must not be empty"));
+        }
+        if !self.auth.token_secret.is_empty() && self.auth.token_secret.len() < 32 {
+            return Err(invalid("auth.token_secret", "must be at least 32 characters (or empty to generate one)"));
+        }
+        self.media
+            .bind_ip
+            .parse::<IpAddr>()
+            .map_err(|e| invalid("media.bind_ip", format!("{:?} is not an IP address: {e}", self.media.bind_ip)))?;
+        if self.media.port_min > self.media.port_max {
+            return Err(invalid("media.port_min", format!("{} is above media.port_max {}", self.media.port_min, self.media.port_max)));
+        }
+        if (self.media.port_min == 0) != (self.media.port_max == 0) {
+            return Err(invalid("media.port_min", "use 0 for both port_min and port_max (ephemeral ports) or neither"));
+        }
+        for ip in &self.media.nat_1to1_ips {
+            ip.parse::<IpAddr>()
+                .map_err(|e| invalid("media.nat_1to1_ips", format!("{ip:?}: {e}")))?;
+        }
+        if !(8..=65536).contains(&self.media.down_track_queue) {
+            return Err(invalid("media.down_track_queue", "must be between 8 and 65536 packets"));
+        }
+        if self.limits.max_session_hours == 0 {
+            return Err(invalid("limits.max_session_hours", "must be at least 1"));
+        }
+        self.validate_org()
+    }
+
+    fn validate_org(&self) -> Result<(), ConfigError> {
+        let mut unit_ids = std::collections::HashSet::new();
+        let mut site_ids = std::collections::HashSet::new();
+        for (i, unit) in self.org.units.iter().enumerate() {
+            let key = format!("org.units[{i}]");
+            if !is_slug(&unit.id) {
+                return Err(invalid(&format!("{key}.id"), format!("{:?}: use lower-case letters, digits and '-'", unit.id)));
+            }
+            if !unit_ids.insert(unit.id.as_str()) {
+                return Err(invalid(&format!("{key}.id"), format!("unit {:?} is listed twice", unit.id)));
+            }
+            if unit.name.trim().is_empty() {
+                return Err(invalid(&format!("{key}.name"), "must not be empty"));
+            }
+            if let Some(to) = unit.valid_to
+                && to < unit.valid_from
+            {
+                return Err(invalid(&format!("{key}.valid_to"), "is before valid_from"));
+            }
+            for (j, site) in unit.sites.iter().enumerate() {
+                if !is_slug(&site.id) {
+                    return Err(invalid(&format!("{key}.sites[{j}].id"), format!("{:?}: use lower-case letters, digits and '-'", site.id)));
+                }
+                if !site_ids.insert(site.id.as_str()) {
+                    return Err(invalid(&format!("{key}.sites[{j}].id"), format!("site {:?} is listed twice", site.id)));
+                }
+            }
+        }
+        for (i, unit) in self.org.units.iter().enumerate() {
+            if let Some(parent) = &unit.parent
+                && !unit_ids.contains(parent.as_str())
+            {
+                return Err(invalid(&format!("org.units[{i}].parent"), format!("unknown unit {parent:?}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The base URL of join links.
+    pub fn public_url(&self) -> String {
+        if self.http.public_url.is_empty() {
+            format!("http://{}", self.http.addr)
+        } else {
+            self.http.public_url.trim_end_matches('/').to_string()
+        }
+    }
+}
+
+/// Ids of units and sites appear in URLs and tokens: keep them plain.
+pub fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Applies `GIAOBAN_<SECTION>_<KEY>` to every scalar or array key of every section of `table`.
+/// A value is parsed as the type the file gives that key (strings are taken verbatim).
+/// Unknown `GIAOBAN_*` variables are an error, so a typo does not pass silently.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    for (var, raw) in env {
+        let Some(rest) = var.strip_prefix("GIAOBAN_") else {
+            continue;
+        };
+        if matches!(rest, "LOG" | "CONFIG") {
+            continue; // read elsewhere (log filter, config path)
+        }
+        let mut target = None;
+        for (section, inner) in table.iter_mut() {
+            let Some(inner) = inner.as_table_mut() else {
+                continue;
+            };
+            for (key, value) in inner.iter_mut() {
+                if format!("{section}_{key}").to_ascii_uppercase() == rest {
+                    target = Some((format!("{section}.{key}"), value));
+                }
+            }
+        }
+        let Some((key, value)) = target else {
+            return Err(ConfigError::Env {
+                var: var.clone(),
+                key: rest.to_ascii_lowercase(),
+                message: "no such config key".into(),
+            });
+        };
+        let env_err = |message: String| ConfigError::Env {
+            var: var.clone(),
+            key: key.clone(),
+            message,
+        };
+        *value = match value {
+            toml::Value::String(_) => toml::Value::String(raw),
+            toml::Value::Integer(_) => toml::Value::Integer(
+                raw.trim()
+                    .parse()
+                    .map_err(|e| env_err(format!("{raw:?} is not an integer: {e}")))?,
+            ),
+            toml::Value::Boolean(_) => toml::Value::Boolean(
+                raw.trim()
+                    .parse()
+                    .map_err(|_| env_err(format!("{raw:?} is not true or false")))?,
+            ),
+            _ => {
+                let parsed: toml::Table = toml::from_str(&format!("v = {raw}"))
+                    .map_err(|e| env_err(format!("{raw:?} is not a TOML value: {e}")))?;
+                parsed.get("v").cloned().ok_or_else(|| env_err("empty".into()))?
+            }
+        };
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_text() -> String {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml"))
+            .unwrap()
+    }
+
+    fn load(env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_toml_str(
+            &default_text(),
+            Path::new("default.toml"),
+            env.iter().map(|(a, b)| (a.to_string(), b.to_string())),
+        )
+    }
+
+    #[test]
+    fn default_config_is_valid_and_has_a_host_site() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.http.addr, "127.0.0.1:8080");
+        assert!(c.org.units.iter().flat_map(|u| &u.sites).any(|s| s.host));
+        assert_eq!(c.public_url(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn env_overrides_each_type() {
+        let c = load(&[
+            ("GIAOBAN_HTTP_ADDR", "127.0.0.1:0"),
+            ("GIAOBAN_DATA_DIR", "/tmp/x"),
+            ("GIAOBAN_MEDIA_PORT_MIN", "40000"),
+            ("GIAOBAN_MEDIA_NAT_1TO1_IPS", "[\"203.0.113.7\"]"),
+        ])
+        .unwrap();
+        assert_eq!(c.http.addr, "127.0.0.1:0");
+        assert_eq!(c.data.dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.media.port_min, 40000);
+        assert_eq!(c.media.nat_1to1_ips, vec!["203.0.113.7".to_string()]);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let e = load(&[("GIAOBAN_HTTP_ADDR", "nowhere")]).unwrap_err().to_string();
+        assert!(e.contains("http.addr"), "{e}");
+        let e = load(&[("GIAOBAN_MEDIA_PORT_MIN", "lots")]).unwrap_err().to_string();
+        assert!(e.contains("GIAOBAN_MEDIA_PORT_MIN") && e.contains("media.port_min"), "{e}");
+        let e = load(&[("GIAOBAN_MEDIA_PORT_MIN", "60000")]).unwrap_err().to_string();
+        assert!(e.contains("media.port_min"), "{e}");
+        let e = load(&[("GIAOBAN_HTTP_ADRESS", "x")]).unwrap_err().to_string();
+        assert!(e.contains("GIAOBAN_HTTP_ADRESS"), "{e}");
+        let e = load(&[("GIAOBAN_MEDIA_BIND_IP", "localhost")]).unwrap_err().to_string();
+        assert!(e.contains("media.bind_ip"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_org_are_refused() {
+        let text = default_text().replace("[limits]", "[limits]\nmax_sesion_hours = 3");
+        let e = Config::from_toml_str(&text, Path::new("f.toml"), []).unwrap_err().to_string();
+        assert!(e.contains("max_sesion_hours"), "{e}");
+        let text = default_text().replace("parent = \"ubnd-tp\"", "parent = \"nope\"");
+        let e = Config::from_toml_str(&text, Path::new("f.toml"), []).unwrap_err().to_string();
+        assert!(e.contains("parent") && e.contains("nope"), "{e}");
+    }
+}

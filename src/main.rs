@@ -1,0 +1,125 @@
+//! The `giaoban` command: `serve` (the default) runs the system; `site list` and
+//! `session create` work on the same database beside a running server.
+
+use clap::{Parser, Subcommand};
+use giaoban::config::Config;
+use giaoban::schedule::NewSession;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "giaoban", version, about = "Online briefings: signaling server, SFU, scheduling")]
+struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, env = "GIAOBAN_CONFIG", default_value = "config/default.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (HTTP API, web pages, WebSocket signaling, SFU).
+    Serve,
+    /// Sites (điểm cầu).
+    Site {
+        #[command(subcommand)]
+        command: SiteCommand,
+    },
+    /// Sessions (phiên họp).
+    Session {
+        #[command(subcommand)]
+        command: SessionCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SiteCommand {
+    /// Print every site as JSON.
+    List,
+}
+
+#[derive(Subcommand)]
+enum SessionCommand {
+    /// Create a session and print its join links as JSON.
+    Create {
+        #[arg(long)]
+        title: String,
+        /// Host site id (điểm cầu chủ trì).
+        #[arg(long)]
+        host: String,
+        /// Invited site id (repeat the flag for each site).
+        #[arg(long = "site")]
+        sites: Vec<String>,
+        /// Start, RFC 3339 (e.g. 2026-11-30T08:00:00+07:00).
+        #[arg(long)]
+        start: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// End, RFC 3339.
+        #[arg(long)]
+        end: Option<chrono::DateTime<chrono::FixedOffset>>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GIAOBAN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,webrtc=warn,rtc=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match Config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("giaoban: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("giaoban: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let running = giaoban::app::start(config).await?;
+            println!("giaoban: listening on http://{}", running.addr);
+            tokio::signal::ctrl_c().await?;
+            tracing::info!("stopping");
+            running.stop().await;
+        }
+        Command::Site { command: SiteCommand::List } => {
+            let (pool, _, _) = giaoban::app::open_state(config).await?;
+            let sites = giaoban::store::org::list_sites(&pool).await?;
+            println!("{}", serde_json::to_string_pretty(&sites)?);
+        }
+        Command::Session { command: SessionCommand::Create { title, host, sites, start, end } } => {
+            let public_url = config.public_url();
+            let (pool, key, config) = giaoban::app::open_state(config).await?;
+            let scheduler = giaoban::schedule::Scheduler {
+                pool: &pool,
+                key: &key,
+                public_url: &public_url,
+                grace_hours: config.auth.join_link_grace_hours,
+                max_session_hours: config.limits.max_session_hours,
+            };
+            let req = NewSession {
+                title,
+                host_site_id: host,
+                site_ids: sites,
+                starts_at: start.map(|t| t.to_utc()),
+                ends_at: end.map(|t| t.to_utc()),
+            };
+            let created = scheduler.create(&req).await?;
+            println!("{}", serde_json::to_string_pretty(&created)?);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,296 @@
+//! Sessions and their invitations: validating a new session, storing it, issuing one signed join
+//! link per invited site, and resolving a join token back to its session and site. The checks are
+//! a pure function ([`validate`]) over the request, the sites it names and the current time.
+
+use crate::auth::{JoinClaims, TokenError, TokenKey};
+use crate::store::{self, Pool, StoreError, org::Site, sessions::SessionRow};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const MAX_TITLE_CHARS: usize = 300;
+pub const MAX_SITES: usize = 500;
+
+/// What the secretariat asks for.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct NewSession {
+    pub title: String,
+    pub host_site_id: String,
+    #[serde(default)]
+    pub site_ids: Vec<String>,
+    #[serde(default)]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+/// A created session with one join link per invited site (the host included).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatedSession {
+    pub session_id: String,
+    pub links: BTreeMap<String, String>,
+}
+
+/// What a join token resolves to.
+#[derive(Debug, Clone, Serialize)]
+pub struct JoinInfo {
+    pub session: SessionSummary,
+    pub site: SiteSummary,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionSummary {
+    pub id: String,
+    pub title: String,
+    pub host_site_id: String,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteSummary {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("unknown site {0}")]
+    UnknownSite(String),
+    #[error("site {0} is not valid on the session's date (its unit has ended or not begun)")]
+    SiteNotValid(String),
+    #[error("session {0} not found")]
+    SessionNotFound(String),
+    #[error("site {site} is not invited to session {session}")]
+    NotInvited { session: String, site: String },
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> ScheduleError {
+    ScheduleError::Invalid { field, message: message.into() }
+}
+
+/// The checked form of a [`NewSession`]: trimmed title, host first, no duplicates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidSession {
+    pub title: String,
+    pub host_site_id: String,
+    pub site_ids: Vec<String>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+/// Checks a request against the sites it names (`known`, looked up by the caller) and `now`.
+pub fn validate(
+    req: &NewSession,
+    known: &[Site],
+    now: DateTime<Utc>,
+    max_hours: u32,
+) -> Result<ValidSession, ScheduleError> {
+    let title = req.title.trim();
+    if title.is_empty() {
+        return Err(invalid("title", "must not be empty"));
+    }
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(invalid("title", format!("longer than {MAX_TITLE_CHARS} characters")));
+    }
+    if req.site_ids.len() > MAX_SITES {
+        return Err(invalid("site_ids", format!("more than {MAX_SITES} sites")));
+    }
+    match (req.starts_at, req.ends_at) {
+        (Some(s), Some(e)) => {
+            if e <= s {
+                return Err(invalid("ends_at", "must be after starts_at"));
+            }
+            if e - s > Duration::hours(i64::from(max_hours)) {
+                return Err(invalid("ends_at", format!("a session lasts at most {max_hours} hours")));
+            }
+        }
+        (None, Some(_)) => return Err(invalid("starts_at", "required when ends_at is given")),
+        _ => {}
+    }
+    let day = req
+        .starts_at
+        .unwrap_or(now)
+        .with_timezone(&crate::tz())
+        .date_naive();
+    let mut ids = vec![req.host_site_id.clone()];
+    for id in &req.site_ids {
+        if !ids.contains(id) {
+            ids.push(id.clone());
+        }
+    }
+    for id in &ids {
+        let site = known
+            .iter()
+            .find(|s| &s.id == id)
+            .ok_or_else(|| ScheduleError::UnknownSite(id.clone()))?;
+        if !site.valid_on(day) {
+            return Err(ScheduleError::SiteNotValid(id.clone()));
+        }
+    }
+    Ok(ValidSession {
+        title: title.to_string(),
+        host_site_id: req.host_site_id.clone(),
+        site_ids: ids,
+        starts_at: req.starts_at,
+        ends_at: req.ends_at,
+    })
+}
+
+/// Everything session creation needs besides the request.
+pub struct Scheduler<'a> {
+    pub pool: &'a Pool,
+    pub key: &'a TokenKey,
+    pub public_url: &'a str,
+    pub grace_hours: u32,
+    pub max_session_hours: u32,
+}
+
+impl Scheduler<'_> {
+    /// Validates, stores (one transaction) and returns the join links.
+    pub async fn create(&self, req: &NewSession) -> Result<CreatedSession, ScheduleError> {
+        let now = Utc::now();
+        let mut wanted = vec![req.host_site_id.clone()];
+        wanted.extend(req.site_ids.iter().take(MAX_SITES + 1).cloned());
+        let known = store::org::sites_by_ids(self.pool, &wanted).await?;
+        let valid = validate(req, &known, now, self.max_session_hours)?;
+        let row = SessionRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            title: valid.title,
+            host_site_id: valid.host_site_id,
+            starts_at: valid.starts_at,
+            ends_at: valid.ends_at,
+            created_at: now,
+        };
+        store::sessions::insert(self.pool, &row, &valid.site_ids).await?;
+        let exp = self.link_expiry(&row, now);
+        let links = valid
+            .site_ids
+            .iter()
+            .map(|site| (site.clone(), self.link(&row.id, site, exp)))
+            .collect();
+        Ok(CreatedSession { session_id: row.id, links })
+    }
+
+    fn link_expiry(&self, row: &SessionRow, now: DateTime<Utc>) -> i64 {
+        let base = row.ends_at.unwrap_or(now).max(now);
+        (base + Duration::hours(i64::from(self.grace_hours))).timestamp()
+    }
+
+    fn link(&self, session_id: &str, site_id: &str, exp: i64) -> String {
+        let token = self.key.sign(&JoinClaims {
+            sid: session_id.to_string(),
+            site: site_id.to_string(),
+            exp,
+        });
+        format!("{}/room/{token}", self.public_url)
+    }
+}
+
+/// Resolves a join token: signature, expiry, the session exists, the site is invited.
+pub async fn resolve_join(pool: &Pool, key: &TokenKey, token: &str) -> Result<JoinInfo, ScheduleError> {
+    let claims = key.verify(token, Utc::now().timestamp())?;
+    let session = store::sessions::get(pool, &claims.sid)
+        .await?
+        .ok_or_else(|| ScheduleError::SessionNotFound(claims.sid.clone()))?;
+    if !store::sessions::is_invited(pool, &claims.sid, &claims.site).await? {
+        return Err(ScheduleError::NotInvited { session: claims.sid, site: claims.site });
+    }
+    let site = store::org::site(pool, &claims.site)
+        .await?
+        .ok_or_else(|| ScheduleError::UnknownSite(claims.site.clone()))?;
+    Ok(JoinInfo {
+        session: SessionSummary {
+            id: session.id,
+            title: session.title,
+            host_site_id: session.host_site_id,
+            starts_at: session.starts_at,
+            ends_at: session.ends_at,
+        },
+        site: SiteSummary { id: site.id, name: site.name },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, TimeZone};
+
+    fn site(id: &str, from: (i32, u32, u32), to: Option<(i32, u32, u32)>) -> Site {
+        Site {
+            id: id.into(),
+            name: id.into(),
+            unit_id: "u".into(),
+            unit_name: "u".into(),
+            is_host: false,
+            valid_from: NaiveDate::from_ymd_opt(from.0, from.1, from.2).unwrap(),
+            valid_to: to.map(|t| NaiveDate::from_ymd_opt(t.0, t.1, t.2).unwrap()),
+        }
+    }
+
+    fn req(sites: &[&str]) -> NewSession {
+        NewSession {
+            title: " Giao ban tuần ".into(),
+            host_site_id: "h".into(),
+            site_ids: sites.iter().map(|s| s.to_string()).collect(),
+            starts_at: Some(Utc.with_ymd_and_hms(2026, 11, 30, 1, 0, 0).unwrap()),
+            ends_at: Some(Utc.with_ymd_and_hms(2026, 11, 30, 3, 0, 0).unwrap()),
+        }
+    }
+
+    fn known() -> Vec<Site> {
+        vec![
+            site("h", (2025, 7, 1), None),
+            site("a", (2025, 7, 1), None),
+            site("old", (2008, 8, 1), Some((2025, 6, 30))),
+        ]
+    }
+
+    #[test]
+    fn host_first_and_deduplicated() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap();
+        let v = validate(&req(&["a", "h", "a"]), &known(), now, 12).unwrap();
+        assert_eq!(v.site_ids, vec!["h", "a"]);
+        assert_eq!(v.title, "Giao ban tuần");
+    }
+
+    #[test]
+    fn refusals() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap();
+        assert!(matches!(validate(&req(&["zzz"]), &known(), now, 12), Err(ScheduleError::UnknownSite(s)) if s == "zzz"));
+        assert!(matches!(validate(&req(&["old"]), &known(), now, 12), Err(ScheduleError::SiteNotValid(s)) if s == "old"));
+        let mut r = req(&["a"]);
+        r.ends_at = r.starts_at;
+        assert!(matches!(validate(&r, &known(), now, 12), Err(ScheduleError::Invalid { field: "ends_at", .. })));
+        assert!(matches!(validate(&req(&["a"]), &known(), now, 1), Err(ScheduleError::Invalid { field: "ends_at", .. })));
+        let mut r = req(&["a"]);
+        r.title = "x".repeat(MAX_TITLE_CHARS + 1);
+        assert!(matches!(validate(&r, &known(), now, 12), Err(ScheduleError::Invalid { field: "title", .. })));
+        r.title = "   ".into();
+        assert!(matches!(validate(&r, &known(), now, 12), Err(ScheduleError::Invalid { field: "title", .. })));
+        let mut r = req(&["a"]);
+        r.starts_at = None;
+        assert!(matches!(validate(&r, &known(), now, 12), Err(ScheduleError::Invalid { field: "starts_at", .. })));
+    }
+
+    #[test]
+    fn validity_uses_the_local_date() {
+        // 30/06/2025 23:30 in Hanoi is 30/06 16:30 UTC: the old district is still valid then.
+        let mut r = req(&["old"]);
+        r.starts_at = Some(Utc.with_ymd_and_hms(2025, 6, 30, 16, 30, 0).unwrap());
+        r.ends_at = Some(Utc.with_ymd_and_hms(2025, 6, 30, 16, 50, 0).unwrap());
+        r.host_site_id = "old".into();
+        let now = Utc.with_ymd_and_hms(2025, 6, 1, 0, 0, 0).unwrap();
+        assert!(validate(&r, &known(), now, 12).is_ok());
+        // 01/07/2025 00:10 Hanoi time (30/06 17:10 UTC): merged away.
+        r.starts_at = Some(Utc.with_ymd_and_hms(2025, 6, 30, 17, 10, 0).unwrap());
+        r.ends_at = Some(Utc.with_ymd_and_hms(2025, 6, 30, 18, 0, 0).unwrap());
+        assert!(matches!(validate(&r, &known(), now, 12), Err(ScheduleError::SiteNotValid(_))));
+    }
+}

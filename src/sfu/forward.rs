@@ -1,0 +1,273 @@
+//! The media path. A [`PublishedTrack`] reads one publisher track and fans each packet out to its
+//! down-tracks through bounded queues (`try_send`: a full queue drops and counts, and asks for a
+//! keyframe, so a slow site never stalls the publisher or the others). Each down-track has its own
+//! task that rewrites the header and awaits the subscriber connection's back-pressure alone.
+//! Keyframe requests go to the publisher through one throttled task per video track.
+
+use super::keyframe::{Decision, Throttle};
+use super::rewrite::Rewriter;
+use crate::metrics::{Kind, Metrics};
+use crate::signal::protocol::MediaKind;
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+
+/// The sending end of one down-track's queue, held by the published track it subscribes to.
+struct DownTrackTx {
+    subscriber: Uuid,
+    tx: mpsc::Sender<rtp::Packet>,
+}
+
+/// One track a site publishes, live in a room.
+pub struct PublishedTrack {
+    pub owner: Uuid,
+    pub site_id: String,
+    pub site_name: String,
+    pub kind: MediaKind,
+    /// The publishing participant's id: the `stream_id` (msid) of the track at every subscriber.
+    pub stream_id: String,
+    pub track_id: String,
+    remote: Arc<dyn TrackRemote>,
+    media_ssrc: u32,
+    subscribers: RwLock<Vec<DownTrackTx>>,
+    keyframe_wanted: Notify,
+    pub(super) cancel: CancellationToken,
+    metrics: Arc<Metrics>,
+}
+
+impl PublishedTrack {
+    pub fn new(
+        owner: Uuid,
+        site_id: String,
+        site_name: String,
+        kind: MediaKind,
+        remote: Arc<dyn TrackRemote>,
+        media_ssrc: u32,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
+        Arc::new(PublishedTrack {
+            owner,
+            stream_id: owner.to_string(),
+            track_id: format!("{site_id}-{}", kind.as_str()),
+            site_id,
+            site_name,
+            kind,
+            remote,
+            media_ssrc,
+            subscribers: RwLock::new(Vec::new()),
+            keyframe_wanted: Notify::new(),
+            cancel: CancellationToken::new(),
+            metrics,
+        })
+    }
+
+    /// Asks the publisher for a keyframe (throttled by the keyframe task; audio ignores it).
+    pub fn request_keyframe(&self) {
+        if self.kind == MediaKind::Video {
+            self.keyframe_wanted.notify_one();
+        }
+    }
+
+    fn attach(&self, subscriber: Uuid, tx: mpsc::Sender<rtp::Packet>) {
+        let mut subs = self.subscribers.write().expect("subscribers");
+        subs.retain(|s| s.subscriber != subscriber);
+        subs.push(DownTrackTx { subscriber, tx });
+    }
+
+    /// Removes a subscriber; its queue closes and its forwarding task ends.
+    pub fn detach(&self, subscriber: Uuid) {
+        self.subscribers
+            .write()
+            .expect("subscribers")
+            .retain(|s| s.subscriber != subscriber);
+    }
+
+    /// Fans one packet out. Never awaits.
+    fn fan_out(&self, packet: rtp::Packet) {
+        let subs = self.subscribers.read().expect("subscribers");
+        let mut lagged = false;
+        let n = subs.len();
+        let mut packet = Some(packet);
+        for (i, s) in subs.iter().enumerate() {
+            let p = if i + 1 == n { packet.take().expect("packet") } else { packet.clone().expect("packet") };
+            if let Err(mpsc::error::TrySendError::Full(_)) = s.tx.try_send(p) {
+                self.metrics.packets_dropped.fetch_add(1, Relaxed);
+                lagged = true;
+            }
+        }
+        drop(subs);
+        if lagged {
+            self.request_keyframe();
+        }
+    }
+
+    /// Starts the reader (and, for video, the keyframe task). `on_end` runs once the publisher's
+    /// track ends or the track is cancelled.
+    pub fn start(self: &Arc<Self>, keyframe_interval: Duration, on_end: impl FnOnce() + Send + 'static) {
+        let me = self.clone();
+        let gauge = self.metrics.hold(Kind::Task);
+        tokio::spawn(async move {
+            let _gauge = gauge;
+            loop {
+                let event = tokio::select! {
+                    _ = me.cancel.cancelled() => break,
+                    e = me.remote.poll() => e,
+                };
+                match event {
+                    Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
+                        me.metrics.packets_in.fetch_add(1, Relaxed);
+                        me.fan_out(packet);
+                    }
+                    Some(TrackRemoteEvent::OnEnded) | None => break,
+                    Some(_) => {}
+                }
+            }
+            me.cancel.cancel();
+            me.subscribers.write().expect("subscribers").clear();
+            on_end();
+        });
+        if self.kind == MediaKind::Video {
+            let me = self.clone();
+            let gauge = self.metrics.hold(Kind::Task);
+            tokio::spawn(async move {
+                let _gauge = gauge;
+                let mut throttle = Throttle::new(keyframe_interval);
+                loop {
+                    tokio::select! {
+                        _ = me.cancel.cancelled() => break,
+                        _ = me.keyframe_wanted.notified() => {}
+                    }
+                    if let Decision::SendAt(at) = throttle.request(std::time::Instant::now()) {
+                        tokio::select! {
+                            _ = me.cancel.cancelled() => break,
+                            _ = tokio::time::sleep_until(at.into()) => {}
+                        }
+                        throttle.fire(std::time::Instant::now());
+                    }
+                    me.metrics.keyframe_requests.fetch_add(1, Relaxed);
+                    let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: me.media_ssrc };
+                    if me.remote.write_rtcp(vec![Box::new(pli)]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// One forwarded track at one subscriber.
+pub struct DownTrack {
+    pub published: Arc<PublishedTrack>,
+    pub local: Arc<TrackLocalStaticRTP>,
+    pub sender: Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+    subscriber: Uuid,
+    cancel: CancellationToken,
+    rtcp_started: AtomicBool,
+}
+
+impl DownTrack {
+    /// Subscribes `subscriber` to `published` through `local` (already added to the subscriber's
+    /// connection as `sender`) and starts the forwarding task.
+    pub fn start(
+        subscriber: Uuid,
+        published: Arc<PublishedTrack>,
+        local: Arc<TrackLocalStaticRTP>,
+        sender: Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+        out_ssrc: u32,
+        queue: usize,
+    ) -> DownTrack {
+        let (tx, mut rx) = mpsc::channel::<rtp::Packet>(queue);
+        let metrics = published.metrics.clone();
+        let kind = if published.kind == MediaKind::Audio {
+            rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Audio
+        } else {
+            rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Video
+        };
+        let mut rewriter = Rewriter::new(out_ssrc, super::engine::payload_type(kind), super::engine::codec(kind).clock_rate);
+        let gauges = (metrics.hold(Kind::Task), metrics.hold(Kind::DownTrack));
+        let writer = local.clone();
+        tokio::spawn(async move {
+            let _gauges = gauges;
+            while let Some(mut packet) = rx.recv().await {
+                let h = &mut packet.header;
+                let Some(out) = rewriter.rewrite(h.ssrc, h.sequence_number, h.timestamp) else {
+                    continue;
+                };
+                h.ssrc = out.ssrc;
+                h.payload_type = out.payload_type;
+                h.sequence_number = out.sequence_number;
+                h.timestamp = out.timestamp;
+                // Before the subscriber's answer binds the track, and after its connection
+                // closed, writes fail: count them as drops, keep draining until detached.
+                if writer.write_rtp(packet).await.is_ok() {
+                    metrics.packets_out.fetch_add(1, Relaxed);
+                } else {
+                    metrics.packets_dropped.fetch_add(1, Relaxed);
+                }
+            }
+        });
+        published.attach(subscriber, tx);
+        DownTrack {
+            published,
+            local,
+            sender,
+            subscriber,
+            cancel: CancellationToken::new(),
+            rtcp_started: AtomicBool::new(false),
+        }
+    }
+
+    /// Once negotiated: relays the subscriber's keyframe requests to the publisher and asks for
+    /// a first keyframe. Idempotent.
+    pub fn on_negotiated(&self) {
+        self.published.request_keyframe();
+        if self.rtcp_started.swap(true, Relaxed) {
+            return;
+        }
+        let local = self.local.clone();
+        let published = self.published.clone();
+        let cancel = self.cancel.clone();
+        let gauge = published.metrics.hold(Kind::Task);
+        tokio::spawn(async move {
+            let _gauge = gauge;
+            loop {
+                let event = tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = published.cancel.cancelled() => break,
+                    e = local.poll() => e,
+                };
+                match event {
+                    Some(TrackLocalEvent::OnRtcpPacket(packets)) => {
+                        if packets.iter().any(|p| {
+                            let any = p.as_any();
+                            any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+                        }) {
+                            published.request_keyframe();
+                        }
+                    }
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+        });
+    }
+}
+
+impl Drop for DownTrack {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+        self.published.detach(self.subscriber);
+    }
+}
+
+/// Keeps the published tracks of a room; shared between the room and the readers' end hooks.
+pub type TrackList = Mutex<Vec<Arc<PublishedTrack>>>;

@@ -1,0 +1,349 @@
+//! One connected site: its control task owns the site's two peer connections (publish: the client
+//! offers; subscribe: the server offers) and its down-tracks. Everything that changes them, the
+//! client's messages, local ICE candidates, arriving tracks, room changes and the close, comes
+//! through one channel and is handled in order, so negotiation needs no locks: at most one
+//! subscribe offer is outstanding, and changes that arrive meanwhile are folded into the next.
+
+use super::Shared;
+use super::engine::{self, Pc};
+use super::forward::{DownTrack, PublishedTrack};
+use super::room::Room;
+use crate::metrics::{Gauge, Kind};
+use crate::signal::protocol::{Candidate, ClientMsg, ErrorCode, LeaveReason, MediaKind, PcKind, ServerMsg};
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::transport::RTCIceCandidateInit;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{PeerConnectionEventHandler, RTCPeerConnectionIceEvent};
+
+/// What the control task of a participant acts on.
+pub enum Control {
+    /// A client message (after `join`).
+    Client(ClientMsg),
+    /// A local ICE candidate gathered by one of the two connections.
+    LocalCandidate(PcKind, Candidate),
+    /// The publisher connection received a track.
+    Track(Arc<dyn TrackRemote>),
+    /// The room's tracks changed: reconcile subscriptions.
+    Sync,
+    /// Leave the room, with the reason given to the others.
+    Close(LeaveReason),
+}
+
+/// Forwards a peer connection's events into the control channel.
+pub struct PcHandler {
+    pub kind: PcKind,
+    pub ctl: mpsc::Sender<Control>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for PcHandler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        match event.candidate.to_json() {
+            Ok(init) => {
+                let c = Candidate {
+                    candidate: init.candidate,
+                    sdp_mid: init.sdp_mid,
+                    sdp_mline_index: init.sdp_mline_index,
+                    username_fragment: init.username_fragment,
+                };
+                let _ = self.ctl.send(Control::LocalCandidate(self.kind, c)).await;
+            }
+            Err(e) => tracing::debug!("unusable local candidate: {e}"),
+        }
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        if self.kind == PcKind::Publish {
+            let _ = self.ctl.send(Control::Track(track)).await;
+        }
+    }
+}
+
+pub struct Participant {
+    pub id: Uuid,
+    pub site_id: String,
+    pub site_name: String,
+    pub room: Arc<Room>,
+    pub shared: Arc<Shared>,
+    pub out: mpsc::Sender<ServerMsg>,
+    pub ctl: mpsc::Sender<Control>,
+    pub subscribe: Pc,
+    pub publish: Option<Pc>,
+    pub down: HashMap<(Uuid, MediaKind), DownTrack>,
+    pub own: Vec<Arc<PublishedTrack>>,
+    pub offer_pending: bool,
+    pub dirty: bool,
+    pub _gauges: (Gauge, Gauge),
+}
+
+impl Participant {
+    /// Runs until the participant leaves; then everything it held is released.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Control>) {
+        let mut reason = LeaveReason::Drop;
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                Control::Close(r) => {
+                    reason = r;
+                    break;
+                }
+                Control::Client(m) => self.on_client(m).await,
+                Control::LocalCandidate(pc, candidate) => {
+                    let _ = self.out.send(ServerMsg::IceCandidate { pc, candidate }).await;
+                }
+                Control::Track(t) => self.on_track(t).await,
+                Control::Sync => self.sync().await,
+            }
+        }
+        self.leave(reason).await;
+    }
+
+    fn error(&self, code: ErrorCode, message: impl Into<String>) {
+        let _ = self.out.try_send(ServerMsg::Error { code, message: message.into() });
+    }
+
+    async fn on_client(&mut self, msg: ClientMsg) {
+        match msg {
+            ClientMsg::PublishOffer { sdp } => self.on_publish_offer(sdp).await,
+            ClientMsg::SubscribeAnswer { sdp } => self.on_subscribe_answer(sdp).await,
+            ClientMsg::IceCandidate { pc, candidate } => {
+                let target = match pc {
+                    PcKind::Publish => self.publish.as_ref(),
+                    PcKind::Subscribe => Some(&self.subscribe),
+                };
+                let Some(target) = target else {
+                    return self.error(ErrorCode::BadCandidate, "no publish connection yet: send publish_offer first");
+                };
+                let init = RTCIceCandidateInit {
+                    candidate: candidate.candidate,
+                    sdp_mid: candidate.sdp_mid,
+                    sdp_mline_index: candidate.sdp_mline_index,
+                    username_fragment: candidate.username_fragment,
+                    ..Default::default()
+                };
+                if let Err(e) = target.pc.add_ice_candidate(init).await {
+                    self.error(ErrorCode::BadCandidate, format!("candidate refused: {e}"));
+                }
+            }
+            ClientMsg::Mute { kind, muted } => {
+                self.room.set_muted(self.id, kind, muted);
+                self.shared.emit(super::SfuEvent::MuteChanged {
+                    session_id: self.room.session_id.clone(),
+                    site_id: self.site_id.clone(),
+                    kind,
+                    muted,
+                });
+            }
+            ClientMsg::Ping => {
+                let _ = self.out.send(ServerMsg::Pong).await;
+            }
+            ClientMsg::Join { .. } => self.error(ErrorCode::AlreadyJoined, "this socket has joined already"),
+            ClientMsg::Leave => {} // handled by the socket task, which sends Close
+        }
+    }
+
+    async fn on_publish_offer(&mut self, sdp: String) {
+        let offer = match RTCSessionDescription::offer(sdp) {
+            Ok(o) => o,
+            Err(e) => return self.error(ErrorCode::BadSdp, format!("publish offer does not parse: {e}")),
+        };
+        if self.publish.is_none() {
+            let handler = Arc::new(PcHandler { kind: PcKind::Publish, ctl: self.ctl.clone() });
+            match engine::new_peer_connection(&self.shared.settings, &self.shared.ports, &self.shared.metrics, handler).await {
+                Ok(pc) => self.publish = Some(pc),
+                Err(e) => return self.error(ErrorCode::Internal, format!("cannot open the publish connection: {e}")),
+            }
+        }
+        let pc = &self.publish.as_ref().expect("publish pc").pc;
+        if let Err(e) = pc.set_remote_description(offer).await {
+            return self.error(ErrorCode::BadSdp, format!("publish offer refused: {e}"));
+        }
+        let answer = match pc.create_answer(None).await {
+            Ok(a) => a,
+            Err(e) => return self.error(ErrorCode::BadSdp, format!("cannot answer the publish offer: {e}")),
+        };
+        let sdp = answer.sdp.clone();
+        if let Err(e) = pc.set_local_description(answer).await {
+            return self.error(ErrorCode::Internal, format!("cannot apply the publish answer: {e}"));
+        }
+        let _ = self.out.send(ServerMsg::PublishAnswer { sdp }).await;
+    }
+
+    async fn on_subscribe_answer(&mut self, sdp: String) {
+        if !self.offer_pending {
+            return self.error(ErrorCode::UnexpectedAnswer, "no subscribe_offer is outstanding");
+        }
+        let answer = match RTCSessionDescription::answer(sdp) {
+            Ok(a) => a,
+            Err(e) => return self.error(ErrorCode::BadSdp, format!("subscribe answer does not parse: {e}")),
+        };
+        if let Err(e) = self.subscribe.pc.set_remote_description(answer).await {
+            return self.error(ErrorCode::BadSdp, format!("subscribe answer refused: {e}"));
+        }
+        self.offer_pending = false;
+        for dt in self.down.values() {
+            dt.on_negotiated();
+        }
+        if std::mem::take(&mut self.dirty) {
+            self.sync().await;
+        }
+    }
+
+    async fn on_track(&mut self, remote: Arc<dyn TrackRemote>) {
+        let kind = match remote.kind().await {
+            RtpCodecKind::Audio => MediaKind::Audio,
+            RtpCodecKind::Video => MediaKind::Video,
+            _ => return,
+        };
+        let Some(ssrc) = remote.ssrcs().await.first().copied() else {
+            return tracing::warn!(site = %self.site_id, "published track without SSRC ignored");
+        };
+        // One track per kind: a new one replaces the old (e.g. a renegotiated camera).
+        if let Some(pos) = self.own.iter().position(|t| t.kind == kind) {
+            let old = self.own.remove(pos);
+            old.cancel.cancel();
+            self.room.unpublish(&old);
+        }
+        let track = PublishedTrack::new(
+            self.id,
+            self.site_id.clone(),
+            self.site_name.clone(),
+            kind,
+            remote,
+            ssrc,
+            self.shared.metrics.clone(),
+        );
+        let room = self.room.clone();
+        let weak = Arc::downgrade(&track);
+        let shared = self.shared.clone();
+        let (session_id, site_id) = (self.room.session_id.clone(), self.site_id.clone());
+        track.start(self.shared.settings.keyframe_min_interval, move || {
+            if let Some(t) = weak.upgrade() {
+                room.unpublish(&t);
+            }
+            shared.emit(super::SfuEvent::TrackEnded { session_id, site_id, kind });
+        });
+        self.own.push(track.clone());
+        self.room.publish(track);
+        self.shared.emit(super::SfuEvent::TrackPublished {
+            session_id: self.room.session_id.clone(),
+            site_id: self.site_id.clone(),
+            kind,
+        });
+    }
+
+    /// Brings the subscribe connection in line with the room's tracks and offers the change.
+    async fn sync(&mut self) {
+        if self.offer_pending {
+            self.dirty = true;
+            return;
+        }
+        let wanted = self.room.tracks_for(self.id);
+        let stale: Vec<_> = self
+            .down
+            .iter()
+            .filter(|(_, dt)| !wanted.iter().any(|t| Arc::ptr_eq(t, &dt.published)))
+            .map(|(k, _)| *k)
+            .collect();
+        let mut changed = false;
+        for key in stale {
+            if let Some(dt) = self.down.remove(&key) {
+                if let Err(e) = self.subscribe.pc.remove_track(&dt.sender).await {
+                    tracing::debug!("remove_track: {e}");
+                }
+                changed = true;
+            }
+        }
+        for track in wanted {
+            let key = (track.owner, track.kind);
+            if self.down.get(&key).is_some_and(|dt| Arc::ptr_eq(&dt.published, &track)) {
+                continue;
+            }
+            match self.add_down_track(&track).await {
+                Ok(dt) => {
+                    self.down.insert(key, dt);
+                    changed = true;
+                }
+                Err(e) => tracing::warn!(site = %self.site_id, "cannot forward {}: {e}", track.track_id),
+            }
+        }
+        if changed {
+            self.offer().await;
+        }
+    }
+
+    async fn add_down_track(&self, track: &Arc<PublishedTrack>) -> Result<DownTrack, webrtc::error::Error> {
+        let kind = match track.kind {
+            MediaKind::Audio => RtpCodecKind::Audio,
+            MediaKind::Video => RtpCodecKind::Video,
+        };
+        let ssrc: u32 = rand::random();
+        let local = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            track.stream_id.clone(),
+            track.track_id.clone(),
+            format!("{} ({})", track.site_name, kind),
+            kind,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+                codec: engine::codec(kind),
+                ..Default::default()
+            }],
+        )));
+        let sender = self.subscribe.pc.add_track(local.clone() as Arc<dyn TrackLocal>).await?;
+        Ok(DownTrack::start(
+            self.id,
+            track.clone(),
+            local,
+            sender,
+            ssrc,
+            self.shared.settings.down_track_queue,
+        ))
+    }
+
+    async fn offer(&mut self) {
+        let offer = match self.subscribe.pc.create_offer(None).await {
+            Ok(o) => o,
+            Err(e) => return self.error(ErrorCode::Internal, format!("cannot create the subscribe offer: {e}")),
+        };
+        let sdp = offer.sdp.clone();
+        if let Err(e) = self.subscribe.pc.set_local_description(offer).await {
+            return self.error(ErrorCode::Internal, format!("cannot apply the subscribe offer: {e}"));
+        }
+        self.offer_pending = true;
+        let _ = self.out.send(ServerMsg::SubscribeOffer { sdp }).await;
+    }
+
+    async fn leave(mut self, reason: LeaveReason) {
+        if reason == LeaveReason::Replaced {
+            self.error(ErrorCode::Replaced, "this site joined from another connection");
+        }
+        for track in std::mem::take(&mut self.own) {
+            track.cancel.cancel();
+            self.room.unpublish(&track);
+        }
+        self.room.remove(self.id, reason);
+        self.down.clear();
+        if let Some(p) = &self.publish {
+            p.close().await;
+        }
+        self.subscribe.close().await;
+        self.shared.emit(super::SfuEvent::Left {
+            session_id: self.room.session_id.clone(),
+            site_id: self.site_id.clone(),
+            reason,
+        });
+        self.shared.forget_room_if_empty(&self.room);
+    }
+}
+
+/// The gauges a participant holds while it exists.
+pub fn gauges(shared: &Shared) -> (Gauge, Gauge) {
+    (shared.metrics.hold(Kind::Participant), shared.metrics.hold(Kind::Task))
+}

@@ -1,0 +1,186 @@
+//! One live session: who is connected (one member per site) and which tracks are published.
+//! The room is the single place that decides who hears of what: it sends the signaling
+//! notifications (joined / left / track published / ended / mute) and tells members to
+//! re-synchronise their subscriptions. Its lock is a plain mutex, never held across `.await`.
+
+use super::forward::PublishedTrack;
+use super::participant::Control;
+use crate::signal::protocol::{LeaveReason, MediaKind, PeerInfo, ServerMsg};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// A connected site as the room sees it.
+#[derive(Clone)]
+pub struct Member {
+    pub id: Uuid,
+    pub site_id: String,
+    pub site_name: String,
+    pub out: mpsc::Sender<ServerMsg>,
+    pub ctl: mpsc::Sender<Control>,
+    pub audio_muted: bool,
+    pub video_muted: bool,
+}
+
+impl Member {
+    /// Queues a signaling message. A client whose queue is full is too far behind to follow the
+    /// session: it is dropped (it will reconnect) rather than allowed to stall the room.
+    pub fn send(&self, msg: ServerMsg) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.out.try_send(msg) {
+            tracing::warn!(site = %self.site_id, "signaling queue full; dropping the connection");
+            let _ = self.ctl.try_send(Control::Close(LeaveReason::Drop));
+        }
+    }
+
+    fn info(&self) -> PeerInfo {
+        PeerInfo {
+            participant_id: self.id.to_string(),
+            site_id: self.site_id.clone(),
+            site_name: self.site_name.clone(),
+            audio_muted: self.audio_muted,
+            video_muted: self.video_muted,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    members: HashMap<Uuid, Member>,
+    tracks: Vec<Arc<PublishedTrack>>,
+}
+
+pub struct Room {
+    pub session_id: String,
+    pub title: String,
+    inner: Mutex<Inner>,
+}
+
+impl Room {
+    pub fn new(session_id: String, title: String) -> Self {
+        Room { session_id, title, inner: Mutex::new(Inner::default()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().expect("room lock")
+    }
+
+    /// Adds a member. Under the room lock, so that nothing can come between: the new member is
+    /// sent `welcome(peers)` and one `track_published` per live track of the other sites, and
+    /// the others are told it joined. Returns the member of the same site it replaces, if any.
+    pub fn add(&self, member: Member, welcome: impl FnOnce(Vec<PeerInfo>) -> ServerMsg) -> Option<Member> {
+        let mut inner = self.lock();
+        let replaced = inner.members.values().find(|m| m.site_id == member.site_id).cloned();
+        let peers = inner
+            .members
+            .values()
+            .filter(|m| m.site_id != member.site_id)
+            .map(Member::info)
+            .collect();
+        for m in inner.members.values().filter(|m| m.site_id != member.site_id) {
+            m.send(ServerMsg::ParticipantJoined {
+                participant_id: member.id.to_string(),
+                site_id: member.site_id.clone(),
+                site_name: member.site_name.clone(),
+            });
+        }
+        member.send(welcome(peers));
+        for t in inner.tracks.iter().filter(|t| t.site_id != member.site_id) {
+            member.send(announce(t));
+        }
+        inner.members.insert(member.id, member);
+        replaced
+    }
+
+    /// Removes a member and tells the others. Its tracks must have been unpublished first.
+    pub fn remove(&self, id: Uuid, reason: LeaveReason) -> Option<Member> {
+        let mut inner = self.lock();
+        let gone = inner.members.remove(&id)?;
+        for m in inner.members.values() {
+            m.send(ServerMsg::ParticipantLeft {
+                participant_id: id.to_string(),
+                site_id: gone.site_id.clone(),
+                reason,
+            });
+        }
+        Some(gone)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().members.is_empty()
+    }
+
+    pub fn member_count(&self) -> usize {
+        self.lock().members.len()
+    }
+
+    /// The tracks a member should receive: everything published by other sites.
+    pub fn tracks_for(&self, subscriber: Uuid) -> Vec<Arc<PublishedTrack>> {
+        let inner = self.lock();
+        let Some(site) = inner.members.get(&subscriber).map(|m| m.site_id.clone()) else {
+            return Vec::new();
+        };
+        inner.tracks.iter().filter(|t| t.site_id != site).cloned().collect()
+    }
+
+    /// Makes a track live: announces it, then asks every other member to subscribe.
+    pub fn publish(&self, track: Arc<PublishedTrack>) {
+        let mut inner = self.lock();
+        for m in inner.members.values().filter(|m| m.site_id != track.site_id) {
+            m.send(announce(&track));
+            let _ = m.ctl.try_send(Control::Sync);
+        }
+        inner.tracks.push(track);
+    }
+
+    /// Ends a track (idempotent): announces the end and asks members to unsubscribe.
+    pub fn unpublish(&self, track: &Arc<PublishedTrack>) {
+        let mut inner = self.lock();
+        let before = inner.tracks.len();
+        inner.tracks.retain(|t| !Arc::ptr_eq(t, track));
+        if inner.tracks.len() == before {
+            return;
+        }
+        for m in inner.members.values().filter(|m| m.site_id != track.site_id) {
+            m.send(ServerMsg::TrackEnded {
+                participant_id: track.owner.to_string(),
+                site_id: track.site_id.clone(),
+                kind: track.kind,
+                stream_id: track.stream_id.clone(),
+                track_id: track.track_id.clone(),
+            });
+            let _ = m.ctl.try_send(Control::Sync);
+        }
+    }
+
+    /// Records a member's own mute / camera-off and tells the others.
+    pub fn set_muted(&self, id: Uuid, kind: MediaKind, muted: bool) {
+        let mut inner = self.lock();
+        let Some(me) = inner.members.get_mut(&id) else { return };
+        match kind {
+            MediaKind::Audio => me.audio_muted = muted,
+            MediaKind::Video => me.video_muted = muted,
+        }
+        let site_id = me.site_id.clone();
+        for m in inner.members.values().filter(|m| m.id != id) {
+            m.send(ServerMsg::MuteChanged {
+                participant_id: id.to_string(),
+                site_id: site_id.clone(),
+                kind,
+                muted,
+            });
+        }
+    }
+}
+
+/// The `track_published` message for a track.
+pub fn announce(track: &PublishedTrack) -> ServerMsg {
+    ServerMsg::TrackPublished {
+        participant_id: track.owner.to_string(),
+        site_id: track.site_id.clone(),
+        site_name: track.site_name.clone(),
+        kind: track.kind,
+        stream_id: track.stream_id.clone(),
+        track_id: track.track_id.clone(),
+    }
+}

@@ -1,0 +1,221 @@
+//! The wire types of signaling protocol version 1 (see docs/protocol.md): serde-tagged enums with
+//! a `type` field, one per direction, and the stable error codes. Pure data; no IO.
+
+use serde::{Deserialize, Serialize};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Largest text frame the server accepts.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Which of a site's two peer connections a candidate belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PcKind {
+    Publish,
+    Subscribe,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    Audio,
+    Video,
+}
+
+impl MediaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Audio => "audio",
+            MediaKind::Video => "video",
+        }
+    }
+}
+
+/// An ICE candidate as the browser's `RTCIceCandidate.toJSON()` writes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Candidate {
+    pub candidate: String,
+    #[serde(default)]
+    pub sdp_mid: Option<String>,
+    #[serde(default, rename = "sdpMLineIndex")]
+    pub sdp_mline_index: Option<u16>,
+    #[serde(default)]
+    pub username_fragment: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMsg {
+    Join { v: u32, token: String },
+    PublishOffer { sdp: String },
+    SubscribeAnswer { sdp: String },
+    IceCandidate { pc: PcKind, candidate: Candidate },
+    Mute { kind: MediaKind, muted: bool },
+    Ping,
+    Leave,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRef {
+    pub id: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteRef {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    pub participant_id: String,
+    pub site_id: String,
+    pub site_name: String,
+    pub audio_muted: bool,
+    pub video_muted: bool,
+}
+
+/// Why a participant left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    Leave,
+    Drop,
+    Replaced,
+    ServerStop,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    Joined {
+        v: u32,
+        participant_id: String,
+        session: SessionRef,
+        site: SiteRef,
+        peers: Vec<PeerInfo>,
+    },
+    PublishAnswer { sdp: String },
+    SubscribeOffer { sdp: String },
+    IceCandidate { pc: PcKind, candidate: Candidate },
+    ParticipantJoined { participant_id: String, site_id: String, site_name: String },
+    ParticipantLeft { participant_id: String, site_id: String, reason: LeaveReason },
+    TrackPublished {
+        participant_id: String,
+        site_id: String,
+        site_name: String,
+        kind: MediaKind,
+        stream_id: String,
+        track_id: String,
+    },
+    TrackEnded {
+        participant_id: String,
+        site_id: String,
+        kind: MediaKind,
+        stream_id: String,
+        track_id: String,
+    },
+    MuteChanged { participant_id: String, site_id: String, kind: MediaKind, muted: bool },
+    Pong,
+    Error { code: ErrorCode, message: String },
+}
+
+/// Stable error codes (docs/protocol.md lists what each means and whether it closes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadJson,
+    UnknownType,
+    BadMessage,
+    FrameTooLarge,
+    UnsupportedVersion,
+    NotJoined,
+    AlreadyJoined,
+    InvalidToken,
+    TokenExpired,
+    SessionNotFound,
+    SiteNotInvited,
+    BadSdp,
+    UnexpectedAnswer,
+    BadCandidate,
+    Replaced,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The WebSocket close code that follows the error, for errors that end the connection.
+    pub fn close_code(self) -> Option<u16> {
+        match self {
+            ErrorCode::FrameTooLarge => Some(1009),
+            ErrorCode::UnsupportedVersion => Some(4400),
+            ErrorCode::InvalidToken | ErrorCode::TokenExpired => Some(4401),
+            ErrorCode::SiteNotInvited => Some(4403),
+            ErrorCode::SessionNotFound => Some(4404),
+            ErrorCode::Replaced => Some(4000),
+            _ => None,
+        }
+    }
+}
+
+/// Decodes a client frame, telling an unknown `type` apart from a malformed message.
+pub fn decode_client(text: &str) -> Result<ClientMsg, (ErrorCode, String)> {
+    match serde_json::from_str::<ClientMsg>(text) {
+        Ok(msg) => Ok(msg),
+        Err(err) => {
+            let ty = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned));
+            match ty {
+                Some(t) if !KNOWN_CLIENT_TYPES.contains(&t.as_str()) => {
+                    Err((ErrorCode::UnknownType, format!("unknown message type {t:?}")))
+                }
+                _ => Err((ErrorCode::BadJson, format!("malformed message: {err}"))),
+            }
+        }
+    }
+}
+
+const KNOWN_CLIENT_TYPES: &[&str] = &[
+    "join",
+    "publish_offer",
+    "subscribe_answer",
+    "ice_candidate",
+    "mute",
+    "ping",
+    "leave",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_messages_round_trip_with_documented_shapes() {
+        let m = decode_client(r#"{"type":"join","v":1,"token":"abc"}"#).unwrap();
+        assert_eq!(m, ClientMsg::Join { v: 1, token: "abc".into() });
+        let m = decode_client(
+            r#"{"type":"ice_candidate","pc":"subscribe","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 5 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":null}}"#,
+        )
+        .unwrap();
+        assert!(matches!(m, ClientMsg::IceCandidate { pc: PcKind::Subscribe, .. }));
+        assert_eq!(decode_client(r#"{"type":"ping"}"#).unwrap(), ClientMsg::Ping);
+    }
+
+    #[test]
+    fn unknown_and_malformed_are_told_apart() {
+        assert_eq!(decode_client(r#"{"type":"dance"}"#).unwrap_err().0, ErrorCode::UnknownType);
+        assert_eq!(decode_client("{not json").unwrap_err().0, ErrorCode::BadJson);
+        assert_eq!(decode_client(r#"{"type":"join","v":"one"}"#).unwrap_err().0, ErrorCode::BadJson);
+        assert_eq!(decode_client(r#"[1,2]"#).unwrap_err().0, ErrorCode::BadJson);
+    }
+
+    #[test]
+    fn server_messages_are_tagged() {
+        let s = serde_json::to_string(&ServerMsg::Error { code: ErrorCode::BadSdp, message: "x".into() }).unwrap();
+        assert_eq!(s, r#"{"type":"error","code":"bad_sdp","message":"x"}"#);
+        let s = serde_json::to_string(&ServerMsg::Pong).unwrap();
+        assert_eq!(s, r#"{"type":"pong"}"#);
+    }
+}

@@ -1,0 +1,106 @@
+//! Repository of units and sites. The organisation comes from configuration and is upserted at
+//! every start, so restarting with the same file changes nothing and an edited file updates rows
+//! without losing the history that refers to them.
+
+use super::{Pool, StoreError};
+use crate::config::UnitConfig;
+use chrono::NaiveDate;
+use serde::Serialize;
+
+/// A site (điểm cầu) with the unit it belongs to.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
+pub struct Site {
+    pub id: String,
+    pub name: String,
+    pub unit_id: String,
+    pub unit_name: String,
+    pub is_host: bool,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+}
+
+impl Site {
+    /// Whether the site's unit exists on `day`.
+    pub fn valid_on(&self, day: NaiveDate) -> bool {
+        self.valid_from <= day && self.valid_to.is_none_or(|to| day <= to)
+    }
+}
+
+/// Inserts or updates every unit and site of the configuration in one transaction.
+/// Parents are written before children whatever the order of the file.
+pub async fn upsert_from_config(pool: &Pool, units: &[UnitConfig]) -> Result<(), StoreError> {
+    let mut ordered: Vec<&UnitConfig> = Vec::with_capacity(units.len());
+    let mut placed = std::collections::HashSet::new();
+    while ordered.len() < units.len() {
+        let before = ordered.len();
+        for u in units {
+            let ready = u.parent.as_deref().is_none_or(|p| placed.contains(p));
+            if !placed.contains(u.id.as_str()) && ready {
+                placed.insert(u.id.as_str());
+                ordered.push(u);
+            }
+        }
+        if ordered.len() == before {
+            break; // a cycle; config validation names unknown parents, cycles fail on the FK
+        }
+    }
+    let mut tx = pool.begin().await?;
+    for u in ordered {
+        sqlx::query(
+            "INSERT INTO units (id, name, kind, parent_id, valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind,
+               parent_id = excluded.parent_id, valid_from = excluded.valid_from, valid_to = excluded.valid_to",
+        )
+        .bind(&u.id)
+        .bind(&u.name)
+        .bind(&u.kind)
+        .bind(&u.parent)
+        .bind(u.valid_from)
+        .bind(u.valid_to)
+        .execute(&mut *tx)
+        .await?;
+        for s in &u.sites {
+            sqlx::query(
+                "INSERT INTO sites (id, unit_id, name, is_host) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET unit_id = excluded.unit_id, name = excluded.name,
+                   is_host = excluded.is_host",
+            )
+            .bind(&s.id)
+            .bind(&u.id)
+            .bind(&s.name)
+            .bind(s.host)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+const SITE_SELECT: &str = "SELECT s.id, s.name, s.unit_id, u.name AS unit_name, s.is_host,
+       u.valid_from, u.valid_to FROM sites s JOIN units u ON u.id = s.unit_id";
+
+/// All sites, host sites first, then by unit and name.
+pub async fn list_sites(pool: &Pool) -> Result<Vec<Site>, StoreError> {
+    let sql = format!("{SITE_SELECT} ORDER BY s.is_host DESC, u.id, s.name");
+    Ok(sqlx::query_as::<_, Site>(&sql).fetch_all(pool).await?)
+}
+
+/// The sites with the given ids that exist (order not kept).
+pub async fn sites_by_ids(pool: &Pool, ids: &[String]) -> Result<Vec<Site>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(site) = site(pool, id).await? {
+            out.push(site);
+        }
+    }
+    Ok(out)
+}
+
+pub async fn site(pool: &Pool, id: &str) -> Result<Option<Site>, StoreError> {
+    let sql = format!("{SITE_SELECT} WHERE s.id = ?");
+    Ok(sqlx::query_as::<_, Site>(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
+}
