@@ -170,32 +170,10 @@ pub async fn new_peer_connection(
     let mut last_err = None;
     for _ in 0..8 {
         let lease = ports.lease().ok_or(EngineError::NoPort)?;
-        let mut me = media_engine()?;
-        let registry = register_default_interceptors(Registry::new(), &mut me)?
-            .with(Slot::from(14_000), KeyframeRequestMarker::default());
-        let mut se = SettingEngineBuilder::new();
-        if !settings.nat_1to1_ips.is_empty() {
-            se = se.with_nat_1to1_ips(settings.nat_1to1_ips.clone(), RTCIceCandidateType::Host);
-        }
-        if settings.bind_ip.is_loopback() {
-            se = se.with_include_loopback_candidate(true);
-        }
-        let built = PeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
-            .with_media_engine(me)
-            .with_setting_engine(se.build())
-            .with_interceptor_registry(registry)
-            .with_handler(handler.clone())
-            .with_udp_addrs(vec![SocketAddr::new(settings.bind_ip, lease.port)])
-            .build()
-            .await;
-        match built {
+        let addr = SocketAddr::new(settings.bind_ip, lease.port);
+        match build(addr, &settings.nat_1to1_ips, handler.clone()).await {
             Ok(pc) => {
-                return Ok(Pc {
-                    pc: Arc::new(pc),
-                    _lease: lease,
-                    _gauge: metrics.hold(Kind::PeerConnection),
-                });
+                return Ok(Pc { pc, _lease: lease, _gauge: metrics.hold(Kind::PeerConnection) });
             }
             Err(e) => {
                 tracing::warn!(port = lease.port, "peer connection did not bind: {e}");
@@ -204,6 +182,35 @@ pub async fn new_peer_connection(
         }
     }
     Err(last_err.map(EngineError::WebRtc).unwrap_or(EngineError::NoPort))
+}
+
+/// Builds a peer connection bound to `addr` with giaoban's codecs and interceptors. Used by the
+/// SFU (through [`new_peer_connection`]) and by the Rust client.
+pub async fn build(
+    addr: SocketAddr,
+    nat_1to1_ips: &[String],
+    handler: Arc<dyn PeerConnectionEventHandler>,
+) -> Result<Arc<dyn PeerConnection>, webrtc::error::Error> {
+    let mut me = media_engine()?;
+    let registry = register_default_interceptors(Registry::new(), &mut me)?
+        .with(Slot::from(14_000), KeyframeRequestMarker::default());
+    let mut se = SettingEngineBuilder::new();
+    if !nat_1to1_ips.is_empty() {
+        se = se.with_nat_1to1_ips(nat_1to1_ips.to_vec(), RTCIceCandidateType::Host);
+    }
+    if addr.ip().is_loopback() {
+        se = se.with_include_loopback_candidate(true);
+    }
+    let pc = PeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_media_engine(me)
+        .with_setting_engine(se.build())
+        .with_interceptor_registry(registry)
+        .with_handler(handler)
+        .with_udp_addrs(vec![addr])
+        .build()
+        .await?;
+    Ok(Arc::new(pc))
 }
 
 /// Interceptor that lets PLI and FIR through to the application (they otherwise stop inside the

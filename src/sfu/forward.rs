@@ -57,7 +57,9 @@ impl PublishedTrack {
         Arc::new(PublishedTrack {
             owner,
             stream_id: owner.to_string(),
-            track_id: format!("{site_id}-{}", kind.as_str()),
+            // Unique per publication: receivers key remote tracks by track id, and a site that
+            // rejoins must not be mistaken for its previous connection.
+            track_id: format!("{site_id}-{}-{}", kind.as_str(), &Uuid::new_v4().simple().to_string()[..8]),
             site_id,
             site_name,
             kind,

@@ -1,0 +1,367 @@
+//! The Rust client of signaling protocol v1: a site that joins with a token, publishes one Opus
+//! and one VP8 track of pre-packetised RTP (what the tests and the load tester send), and receives
+//! every other site's tracks. [`Signaling`] is the bare WebSocket half, for tests that speak the
+//! protocol (or break it) by hand.
+
+use super::protocol::{Candidate, ClientMsg, MediaKind, PcKind, PROTOCOL_VERSION, ServerMsg};
+use crate::sfu::engine;
+use futures_util::{SinkExt, StreamExt};
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::transport::RTCIceCandidateInit;
+use rtc::rtp;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, mpsc};
+use tokio_tungstenite::tungstenite::Message;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{PeerConnection, PeerConnectionEventHandler, RTCPeerConnectionIceEvent};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("websocket: {0}")]
+    Ws(#[from] tokio_tungstenite::tungstenite::Error),
+    #[error("peer connection: {0}")]
+    WebRtc(#[from] webrtc::error::Error),
+    #[error("server error {code:?}: {message}")]
+    Server { code: super::protocol::ErrorCode, message: String },
+    #[error("unexpected: {0}")]
+    Protocol(String),
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+}
+
+/// What the server sent, or how the socket ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    Msg(ServerMsg),
+    /// A close frame (code) or the end of the stream (None).
+    Closed(Option<u16>),
+}
+
+/// The WebSocket half alone.
+pub struct Signaling {
+    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl Signaling {
+    pub async fn connect(ws_url: &str) -> Result<Self, ClientError> {
+        let (ws, _) = tokio_tungstenite::connect_async(ws_url).await?;
+        Ok(Signaling { ws })
+    }
+
+    pub async fn send(&mut self, msg: &ClientMsg) -> Result<(), ClientError> {
+        self.send_text(serde_json::to_string(msg).expect("client messages serialize")).await
+    }
+
+    pub async fn send_text(&mut self, text: String) -> Result<(), ClientError> {
+        Ok(self.ws.send(Message::Text(text.into())).await?)
+    }
+
+    pub async fn send_raw(&mut self, msg: Message) -> Result<(), ClientError> {
+        Ok(self.ws.send(msg).await?)
+    }
+
+    /// The next server message (skipping pings), or how the socket ended.
+    pub async fn recv(&mut self) -> Incoming {
+        loop {
+            match self.ws.next().await {
+                Some(Ok(Message::Text(t))) => match serde_json::from_str(&t) {
+                    Ok(m) => return Incoming::Msg(m),
+                    Err(e) => tracing::warn!("unreadable server message {t}: {e}"),
+                },
+                Some(Ok(Message::Close(frame))) => return Incoming::Closed(frame.map(|f| f.code.into())),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Incoming::Closed(None),
+            }
+        }
+    }
+
+    /// The next message within `timeout`.
+    pub async fn recv_timeout(&mut self, timeout: Duration) -> Result<Incoming, ClientError> {
+        tokio::time::timeout(timeout, self.recv()).await.map_err(|_| ClientError::Timeout("a server message"))
+    }
+}
+
+/// One RTP packet a client received, with the track it came on.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub stream_id: String,
+    pub track_id: String,
+    pub kind: MediaKind,
+    pub packet: rtp::Packet,
+    pub at: Instant,
+}
+
+struct Handler {
+    kind: PcKind,
+    ws_tx: mpsc::Sender<ClientMsg>,
+    received: mpsc::Sender<Received>,
+    dropped: Arc<AtomicU64>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        if let Ok(init) = event.candidate.to_json() {
+            let candidate = Candidate {
+                candidate: init.candidate,
+                sdp_mid: init.sdp_mid,
+                sdp_mline_index: init.sdp_mline_index,
+                username_fragment: init.username_fragment,
+            };
+            let _ = self.ws_tx.send(ClientMsg::IceCandidate { pc: self.kind, candidate }).await;
+        }
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        if self.kind != PcKind::Subscribe {
+            return;
+        }
+        let received = self.received.clone();
+        let dropped = self.dropped.clone();
+        tokio::spawn(async move {
+            let stream_id = track.stream_id().await;
+            let track_id = track.track_id().await;
+            let kind = if track.kind().await == RtpCodecKind::Audio { MediaKind::Audio } else { MediaKind::Video };
+            while let Some(event) = track.poll().await {
+                match event {
+                    TrackRemoteEvent::OnRtpPacket(packet) => {
+                        let r = Received { stream_id: stream_id.clone(), track_id: track_id.clone(), kind, packet, at: Instant::now() };
+                        if received.try_send(r).is_err() {
+                            dropped.fetch_add(1, Relaxed);
+                        }
+                    }
+                    TrackRemoteEvent::OnEnded => break,
+                    _ => {}
+                }
+            }
+        });
+    }
+}
+
+/// A local track the client publishes, with its RTP numbering.
+struct Outgoing {
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    pt: u8,
+    seq: u16,
+    ts: u32,
+    ts_step: u32,
+}
+
+/// A site connected to a session: signaling plus both peer connections.
+pub struct SiteClient {
+    pub participant_id: String,
+    pub joined: ServerMsg,
+    ws_tx: mpsc::Sender<ClientMsg>,
+    messages: mpsc::Receiver<ServerMsg>,
+    received: mpsc::Receiver<Received>,
+    /// Packets the client could not queue for the test (it read too slowly).
+    pub dropped: Arc<AtomicU64>,
+    publish: Arc<dyn PeerConnection>,
+    subscribe: Arc<dyn PeerConnection>,
+    audio: Mutex<Outgoing>,
+    video: Mutex<Outgoing>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl SiteClient {
+    /// Connects to `ws_url` (`ws://host:port/ws`), joins with `token` and publishes audio + video.
+    /// Local sockets bind to `bind_ip`.
+    pub async fn join(ws_url: &str, token: &str, bind_ip: std::net::IpAddr) -> Result<Self, ClientError> {
+        let mut sig = Signaling::connect(ws_url).await?;
+        sig.send(&ClientMsg::Join { v: PROTOCOL_VERSION, token: token.to_string() }).await?;
+        let joined = match sig.recv_timeout(Duration::from_secs(10)).await? {
+            Incoming::Msg(m @ ServerMsg::Joined { .. }) => m,
+            Incoming::Msg(ServerMsg::Error { code, message }) => return Err(ClientError::Server { code, message }),
+            other => return Err(ClientError::Protocol(format!("expected joined, got {other:?}"))),
+        };
+        let ServerMsg::Joined { participant_id, .. } = &joined else { unreachable!() };
+        let participant_id = participant_id.clone();
+
+        let (ws_tx, mut ws_rx) = mpsc::channel::<ClientMsg>(256);
+        let (received_tx, received) = mpsc::channel(65_536);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let addr = SocketAddr::new(bind_ip, 0);
+        let handler = |kind| {
+            Arc::new(Handler { kind, ws_tx: ws_tx.clone(), received: received_tx.clone(), dropped: dropped.clone() })
+                as Arc<dyn PeerConnectionEventHandler>
+        };
+        let publish = engine::build(addr, &[], handler(PcKind::Publish)).await?;
+        let subscribe = engine::build(addr, &[], handler(PcKind::Subscribe)).await?;
+
+        let audio = Self::add_track(&publish, RtpCodecKind::Audio, &participant_id).await?;
+        let video = Self::add_track(&publish, RtpCodecKind::Video, &participant_id).await?;
+        let offer = publish.create_offer(None).await?;
+        let sdp = offer.sdp.clone();
+        publish.set_local_description(offer).await?;
+        ws_tx.send(ClientMsg::PublishOffer { sdp }).await.map_err(|_| ClientError::Protocol("socket closed".into()))?;
+
+        let (msg_tx, messages) = mpsc::channel(4096);
+        let (sink_ws, stream_ws) = {
+            let Signaling { ws } = sig;
+            ws.split()
+        };
+        let writer = tokio::spawn(async move {
+            let mut sink = sink_ws;
+            while let Some(msg) = ws_rx.recv().await {
+                let text = serde_json::to_string(&msg).expect("serialize");
+                let leave = msg == ClientMsg::Leave;
+                if sink.send(Message::Text(text.into())).await.is_err() {
+                    break;
+                }
+                if leave {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        });
+        let reader = tokio::spawn(Self::read_loop(stream_ws, publish.clone(), subscribe.clone(), ws_tx.clone(), msg_tx));
+        Ok(SiteClient {
+            participant_id,
+            joined,
+            ws_tx,
+            messages,
+            received,
+            dropped,
+            publish,
+            subscribe,
+            audio: Mutex::new(audio),
+            video: Mutex::new(video),
+            tasks: vec![writer, reader],
+        })
+    }
+
+    async fn add_track(pc: &Arc<dyn PeerConnection>, kind: RtpCodecKind, stream: &str) -> Result<Outgoing, ClientError> {
+        let ssrc: u32 = rand::random();
+        let codec = engine::codec(kind);
+        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            stream.to_string(),
+            format!("{stream}-{kind}"),
+            format!("{kind}"),
+            kind,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+                codec: codec.clone(),
+                ..Default::default()
+            }],
+        )));
+        pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
+        let ts_step = if kind == RtpCodecKind::Audio { 960 } else { 3000 };
+        Ok(Outgoing { track, ssrc, pt: engine::payload_type(kind), seq: rand::random(), ts: rand::random(), ts_step })
+    }
+
+    /// Applies the server's SDP and candidates in order; passes every message on to `messages`.
+    async fn read_loop(
+        mut stream: futures_util::stream::SplitStream<
+            tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+        >,
+        publish: Arc<dyn PeerConnection>,
+        subscribe: Arc<dyn PeerConnection>,
+        ws_tx: mpsc::Sender<ClientMsg>,
+        messages: mpsc::Sender<ServerMsg>,
+    ) {
+        while let Some(Ok(frame)) = stream.next().await {
+            let Message::Text(text) = frame else { continue };
+            let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) else { continue };
+            let result: Result<(), ClientError> = async {
+                match &msg {
+                    ServerMsg::PublishAnswer { sdp } => {
+                        publish.set_remote_description(RTCSessionDescription::answer(sdp.clone())?).await?;
+                    }
+                    ServerMsg::SubscribeOffer { sdp } => {
+                        if std::env::var("DEBUG_SDP").is_ok() { eprintln!("SUBOFFER {}", sdp.lines().filter(|l| l.contains("msid") || l.starts_with("m=") || l.contains("a=mid")).collect::<Vec<_>>().join(" | ")); }
+                        subscribe.set_remote_description(RTCSessionDescription::offer(sdp.clone())?).await?;
+                        let answer = subscribe.create_answer(None).await?;
+                        let sdp = answer.sdp.clone();
+                        subscribe.set_local_description(answer).await?;
+                        let _ = ws_tx.send(ClientMsg::SubscribeAnswer { sdp }).await;
+                    }
+                    ServerMsg::IceCandidate { pc, candidate } => {
+                        let target = if *pc == PcKind::Publish { &publish } else { &subscribe };
+                        target
+                            .add_ice_candidate(RTCIceCandidateInit {
+                                candidate: candidate.candidate.clone(),
+                                sdp_mid: candidate.sdp_mid.clone(),
+                                sdp_mline_index: candidate.sdp_mline_index,
+                                username_fragment: candidate.username_fragment.clone(),
+                                ..Default::default()
+                            })
+                            .await?;
+                    }
+                    _ => {}
+                }
+                Ok(())
+            }
+            .await;
+            if let Err(e) = result {
+                tracing::warn!("client: applying {msg:?}: {e}");
+            }
+            let _ = messages.try_send(msg);
+        }
+    }
+
+    /// Sends one RTP packet on the audio or video track (sequence and timestamp advance by one
+    /// packet / frame). Fails until the publish connection is negotiated.
+    pub async fn send(&self, kind: MediaKind, payload: bytes::Bytes) -> Result<(), ClientError> {
+        let out = if kind == MediaKind::Audio { &self.audio } else { &self.video };
+        let (track, packet) = {
+            let mut o = out.lock().await;
+            o.seq = o.seq.wrapping_add(1);
+            o.ts = o.ts.wrapping_add(o.ts_step);
+            let packet = rtp::Packet {
+                header: rtp::header::Header {
+                    version: 2,
+                    marker: true,
+                    payload_type: o.pt,
+                    sequence_number: o.seq,
+                    timestamp: o.ts,
+                    ssrc: o.ssrc,
+                    ..Default::default()
+                },
+                payload,
+            };
+            (o.track.clone(), packet)
+        };
+        Ok(track.write_rtp(packet).await?)
+    }
+
+    /// The next packet received from another site.
+    pub async fn recv_packet(&mut self, timeout: Duration) -> Option<Received> {
+        tokio::time::timeout(timeout, self.received.recv()).await.ok().flatten()
+    }
+
+    /// Packets already received, without waiting.
+    pub fn try_recv_packet(&mut self) -> Option<Received> {
+        self.received.try_recv().ok()
+    }
+
+    /// The next signaling message (after `joined`).
+    pub async fn next_message(&mut self, timeout: Duration) -> Option<ServerMsg> {
+        tokio::time::timeout(timeout, self.messages.recv()).await.ok().flatten()
+    }
+
+    /// Sends a protocol message as is.
+    pub async fn send_msg(&self, msg: ClientMsg) {
+        let _ = self.ws_tx.send(msg).await;
+    }
+
+    /// Leaves: `leave`, then both connections are closed.
+    pub async fn leave(self) {
+        let _ = self.ws_tx.send(ClientMsg::Leave).await;
+        let _ = self.publish.close().await;
+        let _ = self.subscribe.close().await;
+        for t in &self.tasks[..1] {
+            let _ = tokio::time::timeout(Duration::from_secs(2), async { while !t.is_finished() { tokio::time::sleep(Duration::from_millis(10)).await } }).await;
+        }
+        for t in self.tasks {
+            t.abort();
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! Test harness: starts the real server on an ephemeral port with a temporary data directory and
+//! creates sessions; join links are turned into WebSocket URLs and tokens.
+#![allow(dead_code)]
+
+use giaoban::app::Running;
+use giaoban::config::Config;
+use giaoban::schedule::{CreatedSession, NewSession};
+use std::path::Path;
+use std::time::Duration;
+
+pub struct TestServer {
+    pub running: Running,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn test_config(dir: &Path) -> Config {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")).unwrap();
+    let env = [
+        ("GIAOBAN_HTTP_ADDR", "127.0.0.1:0".to_string()),
+        ("GIAOBAN_DATA_DIR", dir.display().to_string()),
+        ("GIAOBAN_MEDIA_PORT_MIN", "0".to_string()),
+        ("GIAOBAN_MEDIA_PORT_MAX", "0".to_string()),
+    ];
+    Config::from_toml_str(&text, Path::new("default.toml"), env.into_iter().map(|(k, v)| (k.to_string(), v))).unwrap()
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let running = giaoban::app::start(test_config(dir.path())).await.unwrap();
+        TestServer { running, dir }
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.running.addr)
+    }
+
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.running.addr)
+    }
+
+    pub async fn create_session(&self, host: &str, sites: &[&str]) -> CreatedSession {
+        let req = NewSession {
+            title: "Giao ban kiểm thử".into(),
+            host_site_id: host.into(),
+            site_ids: sites.iter().map(|s| s.to_string()).collect(),
+            starts_at: None,
+            ends_at: None,
+        };
+        self.running.state.scheduler().create(&req).await.unwrap()
+    }
+
+    pub fn stats(&self) -> giaoban::metrics::Snapshot {
+        let s = &self.running.state;
+        s.metrics.snapshot(s.sfu.ports_in_use())
+    }
+
+    /// Waits until `pred` holds for the stats, or panics with the last value.
+    pub async fn wait_stats(&self, what: &str, timeout: Duration, pred: impl Fn(&giaoban::metrics::Snapshot) -> bool) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let s = self.stats();
+            if pred(&s) {
+                return;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("timed out waiting for {what}: {s:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The token at the end of a join link.
+pub fn token(link: &str) -> String {
+    link.rsplit('/').next().unwrap().to_string()
+}
+
+pub const HOST: &str = "ubnd-tp-hoitruong";
+pub const SITES: [&str; 7] = [
+    "so-noi-vu-phonghop",
+    "so-tai-chinh-phonghop",
+    "so-y-te-phonghop",
+    "phuong-ba-dinh-phonghop",
+    "phuong-hoan-kiem-phonghop",
+    "xa-soc-son-phonghop",
+    "xa-ba-vi-phonghop",
+];
