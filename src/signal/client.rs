@@ -198,10 +198,13 @@ impl SiteClient {
 
         let audio = Self::add_track(&publish, RtpCodecKind::Audio, &participant_id).await?;
         let video = Self::add_track(&publish, RtpCodecKind::Video, &participant_id).await?;
+        // The offer is queued before gathering starts, so no candidate can precede it.
         let offer = publish.create_offer(None).await?;
-        let sdp = offer.sdp.clone();
+        ws_tx
+            .send(ClientMsg::PublishOffer { sdp: offer.sdp.clone() })
+            .await
+            .map_err(|_| ClientError::Protocol("socket closed".into()))?;
         publish.set_local_description(offer).await?;
-        ws_tx.send(ClientMsg::PublishOffer { sdp }).await.map_err(|_| ClientError::Protocol("socket closed".into()))?;
 
         let (msg_tx, messages) = mpsc::channel(4096);
         let (sink_ws, stream_ws) = {
@@ -276,12 +279,10 @@ impl SiteClient {
                         publish.set_remote_description(RTCSessionDescription::answer(sdp.clone())?).await?;
                     }
                     ServerMsg::SubscribeOffer { sdp } => {
-                        if std::env::var("DEBUG_SDP").is_ok() { eprintln!("SUBOFFER {}", sdp.lines().filter(|l| l.contains("msid") || l.starts_with("m=") || l.contains("a=mid")).collect::<Vec<_>>().join(" | ")); }
                         subscribe.set_remote_description(RTCSessionDescription::offer(sdp.clone())?).await?;
                         let answer = subscribe.create_answer(None).await?;
-                        let sdp = answer.sdp.clone();
+                        let _ = ws_tx.send(ClientMsg::SubscribeAnswer { sdp: answer.sdp.clone() }).await;
                         subscribe.set_local_description(answer).await?;
-                        let _ = ws_tx.send(ClientMsg::SubscribeAnswer { sdp }).await;
                     }
                     ServerMsg::IceCandidate { pc, candidate } => {
                         let target = if *pc == PcKind::Publish { &publish } else { &subscribe };
