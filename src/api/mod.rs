@@ -37,7 +37,7 @@ async fn create_session(
     State(app): State<AppState>,
     body: Result<Json<NewSession>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<CreatedSession>), ApiError> {
-    let Json(req) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Json(req) = body?;
     Ok((StatusCode::CREATED, Json(app.scheduler().create(&req).await?)))
 }
 

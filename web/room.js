@@ -1,0 +1,651 @@
+// room.js — behaviour of the room page: join info (/api/join/<token>), local devices and preview,
+// the signaling WebSocket (/ws, docs/protocol.md), the publish and subscribe peer connections,
+// remote tiles, own controls and reconnection with backoff. Local devices live in devices.js,
+// statistics in stats.js.
+// Exposes window.giaoban = { state, stats, join, leave, toggleMic, toggleCamera }.
+"use strict";
+
+(function () {
+  const i18n = window.i18n;
+  const t = (key, params, fallback) => i18n.t(key, params, fallback);
+  const $ = (id) => document.getElementById(id);
+
+  const FATAL_CODES = new Set(["invalid_token", "token_expired", "session_not_found", "site_not_invited",
+    "unsupported_version", "replaced"]);
+  const CLOSE_CODES = { 4000: "replaced", 4400: "unsupported_version", 4401: "invalid_token",
+    4403: "site_not_invited", 4404: "session_not_found" };
+  const PING_MS = 15000;          // keep-alive interval
+  const SILENCE_MS = 40000;       // no frame at all for this long: the socket is treated as dead
+  const BACKOFF_MIN = 1000, BACKOFF_MAX = 10000, STABLE_MS = 10000;
+  const collator = new Intl.Collator("vi", { sensitivity: "base", numeric: true });
+
+  const token = tokenFromPath();
+  const autojoin = new URLSearchParams(location.search).get("autojoin") === "1";
+
+  const S = {
+    info: null,
+    localStream: null,  // devices.stream
+    tracks: null,       // devices.tracks: { audio, video }
+    micMuted: false, camOff: false,
+    active: false,      // the site wants to be in the session (join pressed, not left)
+    joined: false,
+    everJoined: false,  // joined at least once since join was pressed (drives the "lost" wording)
+    siteId: null, siteName: null, participantId: null, sessionId: null,
+    conn: null,         // current connection, see connect()
+    peers: new Map(),   // participant_id -> { participantId, siteId, siteName, audioMuted, videoMuted, stream, el }
+    streamOwner: new Map(),   // stream_id (track_published) -> participant_id
+    trackOwner: new Map(),    // track id (track_published track_id or receiver track id) -> participant_id
+    orphans: [],              // remote tracks that arrived before their owner was known
+    backoff: BACKOFF_MIN, reconnectTimer: null,
+    status: null, ended: null, statusTimer: null,
+  };
+
+  function tokenFromPath() {
+    const last = location.pathname.split("/").filter(Boolean).pop() || "";
+    try { return decodeURIComponent(last); } catch (_) { return last; }
+  }
+
+  // ---------------------------------------------------------------- status, header, phases
+
+  function errorText(code, message) {
+    const msg = message || code || "";
+    if (code && i18n.has("err." + code)) return t("err." + code, { message: msg });
+    if (code) return t("err.protocol", { code, message: msg });
+    return t("err.unknown", { message: msg });
+  }
+
+  // Shows a status line; `text` is either a key (re-translated on language change) or a function.
+  function setStatus(text, kind, autoClearMs) {
+    S.status = text ? { text, kind: kind || "info" } : null;
+    clearTimeout(S.statusTimer);
+    if (text && autoClearMs) S.statusTimer = setTimeout(() => setStatus(null), autoClearMs);
+    renderStatus();
+  }
+
+  function renderStatus() {
+    const bar = $("status");
+    if (!S.status) { bar.hidden = $("enable-sound").hidden; $("status-text").textContent = ""; return; }
+    const s = S.status;
+    $("status-text").textContent = typeof s.text === "function" ? s.text() : t(s.text);
+    bar.className = "statusbar status-" + s.kind;
+    bar.hidden = false;
+  }
+
+  function setConnState(state) {
+    const el = $("conn-state");
+    el.dataset.i18n = "conn." + state;
+    el.className = "conn-state conn-" + state;
+    el.textContent = t("conn." + state);
+  }
+
+  function setPhase(phase) {
+    document.body.classList.remove("phase-lobby", "phase-call", "phase-ended");
+    document.body.classList.add("phase-" + phase);
+    $("controls").hidden = phase !== "call";
+    $("ended").hidden = phase !== "ended";
+    if (phase !== "call") toggleDevicesPanel(false);
+  }
+
+  function renderHeader() {
+    const session = S.info?.session || {};
+    const title = session.title || "";
+    const site = S.siteName || S.info?.site?.name || "—";
+    $("session-title").textContent = title;
+    $("site-name").textContent = site;
+    const range = i18n.formatRange(session.starts_at, session.ends_at);
+    $("session-time").textContent = range;
+    $("time-item").hidden = !range;
+    document.title = title ? `${title} — ${t("app.title")}` : t("app.title");
+  }
+
+  // Ends the page in a final panel: left, replaced, or a fatal join error.
+  function showEnded(titleKey, hint, canRejoin) {
+    S.ended = { titleKey, hint, canRejoin };
+    setPhase("ended");
+    renderEnded();
+    setStatus(null);
+  }
+
+  function renderEnded() {
+    if (!S.ended) return;
+    $("ended-title").textContent = t(S.ended.titleKey);
+    $("ended-hint").textContent = typeof S.ended.hint === "function" ? S.ended.hint() : t(S.ended.hint);
+    $("rejoin-btn").hidden = !S.ended.canRejoin;
+  }
+
+  // ---------------------------------------------------------------- join info
+
+  // Returns "ok", "fatal" (bad link: nothing else to do) or "network" (try the socket anyway).
+  async function loadInfo() {
+    if (!token) { showEnded("fatal.title", "err.noToken", false); return "fatal"; }
+    let res;
+    try {
+      res = await fetch(`/api/join/${encodeURIComponent(token)}`, { cache: "no-store", headers: { Accept: "application/json" } });
+    } catch (_) {
+      setStatus("err.network", "error");
+      return "network";
+    }
+    let body = null;
+    try { body = await res.json(); } catch (_) { /* not JSON */ }
+    if (!res.ok) {
+      if (res.status >= 500 || !body) { setStatus(() => errorText(body?.code, body?.message || `HTTP ${res.status}`), "error"); return "network"; }
+      showEnded("fatal.title", () => errorText(body.code, body.message), false);
+      return "fatal";
+    }
+    S.info = body;
+    S.sessionId = body?.session?.id ?? null;
+    renderHeader();
+    return "ok";
+  }
+
+  // ---------------------------------------------------------------- local media (devices.js)
+
+  const devices = window.GiaobanDevices.create({
+    enabled: (kind) => (kind === "audio" ? !S.micMuted : !S.camOff),
+    onStatus: (text, level) => setStatus(text, level),
+    wanted: () => S.active || !document.body.classList.contains("phase-ended"),
+    onTrack: (kind, track) => {
+      renderControls();
+      const c = S.conn;
+      if (c && S.joined && (track || c.senders[kind])) enqueue(c, () => publishTrack(c, kind, track));
+    },
+  });
+  S.tracks = devices.tracks;
+  S.localStream = devices.stream;
+
+  // ---------------------------------------------------------------- connection
+
+  function wsUrl() {
+    return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+  }
+
+  const live = (c) => S.conn === c && !c.closed;
+
+  function send(c, msg) {
+    if (c.ws.readyState === WebSocket.OPEN) c.ws.send(JSON.stringify(msg));
+  }
+
+  // Everything that touches a connection's peer connections runs in order on its queue.
+  function enqueue(c, fn) {
+    c.queue = c.queue.then(() => (live(c) ? fn() : undefined))
+      .catch((err) => console.error("giaoban:", err));
+    return c.queue;
+  }
+
+  function join() {
+    if (S.active) return;
+    S.active = true;
+    S.everJoined = false;
+    S.backoff = BACKOFF_MIN;
+    S.ended = null;
+    const btn = $("join-btn");
+    btn.disabled = true;
+    btn.dataset.i18n = "btn.joining";
+    btn.textContent = t("btn.joining");
+    setPhase("call");
+    connect();
+  }
+
+  function connect() {
+    clearTimeout(S.reconnectTimer);
+    if (!S.active) return;
+    const c = {
+      ws: new WebSocket(wsUrl()), pub: null, sub: null, senders: {}, pending: { publish: [], subscribe: [] },
+      queue: Promise.resolve(), pingTimer: 0, lastSeen: Date.now(), closed: false, joinedAt: 0,
+      pubOffering: false, pubAgain: false, fatal: null,
+    };
+    S.conn = c;
+    setConnState("connecting");
+    if (!S.everJoined) setStatus("status.connecting");
+    c.ws.onopen = () => {
+      if (!live(c)) return;
+      send(c, { type: "join", v: 1, token });
+      c.pingTimer = setInterval(() => {
+        if (Date.now() - c.lastSeen > SILENCE_MS) { lostConnection(c, 0); return; }
+        send(c, { type: "ping" });
+      }, PING_MS);
+    };
+    c.ws.onmessage = (ev) => {
+      if (!live(c) || typeof ev.data !== "string") return;
+      c.lastSeen = Date.now();
+      let msg;
+      try { msg = JSON.parse(ev.data); } catch (_) { return; }
+      // The close that follows a fatal error may overtake the queue: remember the code now.
+      if (msg?.type === "error" && FATAL_CODES.has(msg.code)) c.fatal = { code: msg.code, message: msg.message };
+      enqueue(c, () => handle(c, msg));
+    };
+    c.ws.onclose = (ev) => { if (live(c)) lostConnection(c, ev.code); };
+  }
+
+  // Closes a connection and forgets everything it carried (peers come back with the next `joined`).
+  function teardown(c) {
+    c.closed = true;
+    clearInterval(c.pingTimer);
+    c.ws.onopen = c.ws.onmessage = c.ws.onclose = null;
+    try { c.ws.close(1000); } catch (_) { /* already closed */ }
+    for (const pc of [c.pub, c.sub]) if (pc) { pc.onicecandidate = pc.ontrack = pc.onconnectionstatechange = null; pc.close(); }
+    if (S.conn === c) S.conn = null;
+    S.joined = false;
+    S.participantId = null;
+    for (const pid of [...S.peers.keys()]) removePeer(pid);
+    S.streamOwner.clear();
+    S.trackOwner.clear();
+    S.orphans = [];
+    $("enable-sound").hidden = true;
+  }
+
+  function lostConnection(c, code) {
+    if (c.joinedAt && Date.now() - c.joinedAt > STABLE_MS) S.backoff = BACKOFF_MIN;
+    teardown(c);
+    if (!S.active) return;
+    if (c.fatal) { fatal(c.fatal.code, c.fatal.message); return; }
+    if (CLOSE_CODES[code]) { fatal(CLOSE_CODES[code], ""); return; }
+    const delay = S.backoff;
+    S.backoff = Math.min(S.backoff * 2, BACKOFF_MAX);
+    setConnState("lost");
+    if (S.everJoined) setStatus("status.reconnecting", "error");
+    else setStatus(() => t("status.connectFailed", { s: Math.round(delay / 1000) }), "error");
+    S.reconnectTimer = setTimeout(connect, delay);
+  }
+
+  function fatal(code, message) {
+    S.active = false;
+    clearTimeout(S.reconnectTimer);
+    if (S.conn) teardown(S.conn);
+    devices.stopAll();
+    setConnState("idle");
+    resetJoinButton();
+    if (code === "replaced") showEnded("replaced.title", "replaced.hint", true);
+    else showEnded("fatal.title", () => errorText(code, message), code !== "unsupported_version" && S.everJoined);
+  }
+
+  function leave() {
+    if (!S.active) return;
+    S.active = false;
+    clearTimeout(S.reconnectTimer);
+    const c = S.conn;
+    if (c) { send(c, { type: "leave" }); teardown(c); }
+    devices.stopAll();
+    setConnState("idle");
+    resetJoinButton();
+    showEnded("left.title", "left.hint", true);
+  }
+
+  async function rejoin() {
+    $("rejoin-btn").disabled = true;
+    setPhase("lobby");
+    if (!S.tracks.audio && !S.tracks.video) await devices.acquire();
+    $("rejoin-btn").disabled = false;
+    join();
+  }
+
+  function resetJoinButton() {
+    const btn = $("join-btn");
+    btn.disabled = false;
+    btn.dataset.i18n = "btn.join";
+    btn.textContent = t("btn.join");
+  }
+
+  function makePc(c, name) {
+    const pc = new RTCPeerConnection({});
+    pc.onicecandidate = (ev) => {
+      if (!ev.candidate || !ev.candidate.candidate || !live(c)) return;
+      send(c, { type: "ice_candidate", pc: name, candidate: ev.candidate.toJSON() });
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === "failed" && live(c)) {
+        lostConnection(c, 0);
+        if (S.active) setStatus("status.mediaFailed", "error");
+      }
+    };
+    return pc;
+  }
+
+  async function addRemoteCandidate(c, which, candidate) {
+    const pc = which === "publish" ? c.pub : c.sub;
+    if (!candidate || (which !== "publish" && which !== "subscribe")) return;
+    if (!pc || !pc.remoteDescription) { c.pending[which].push(candidate); return; }
+    try { await pc.addIceCandidate(candidate); } catch (err) { console.warn("giaoban: addIceCandidate", err); }
+  }
+
+  async function flushCandidates(c, which) {
+    const list = c.pending[which];
+    c.pending[which] = [];
+    for (const cand of list) await addRemoteCandidate(c, which, cand);
+  }
+
+  function preferVp8(transceiver) {
+    if (!transceiver.setCodecPreferences) return;
+    for (const Cls of [window.RTCRtpSender, window.RTCRtpReceiver]) {
+      const codecs = Cls?.getCapabilities?.("video")?.codecs;
+      if (!codecs) continue;
+      const isVp8 = (c) => /\/vp8$/i.test(c.mimeType);
+      try { transceiver.setCodecPreferences([...codecs.filter(isVp8), ...codecs.filter((c) => !isVp8(c))]); return; } catch (_) { /* try the next */ }
+    }
+  }
+
+  // Sends `track` on the publish connection: replaceTrack when a sender exists, else a new
+  // sendonly transceiver and a (re)offer.
+  async function publishTrack(c, kind, track) {
+    const sender = c.senders[kind];
+    if (sender) { await sender.replaceTrack(track); return; }
+    if (!track) return;
+    if (!c.pub) c.pub = makePc(c, "publish");
+    const tr = c.pub.addTransceiver(track, { direction: "sendonly", streams: [S.localStream] });
+    if (kind === "video") preferVp8(tr);
+    c.senders[kind] = tr.sender;
+    await publishOffer(c);
+  }
+
+  async function publishOffer(c) {
+    if (c.pubOffering) { c.pubAgain = true; return; }
+    c.pubOffering = true;
+    try {
+      await c.pub.setLocalDescription(await c.pub.createOffer());
+    } catch (err) {
+      c.pubOffering = false;
+      throw err;
+    }
+    send(c, { type: "publish_offer", sdp: c.pub.localDescription.sdp });
+  }
+
+  // ---------------------------------------------------------------- server messages
+
+  async function handle(c, msg) {
+    switch (msg.type) {
+      case "joined": return onJoined(c, msg);
+      case "publish_answer":
+        if (!c.pub || c.pub.signalingState !== "have-local-offer") return;
+        await c.pub.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+        c.pubOffering = false;
+        await flushCandidates(c, "publish");
+        if (c.pubAgain) { c.pubAgain = false; await publishOffer(c); }
+        return;
+      case "subscribe_offer": {
+        if (!c.sub) return;
+        await c.sub.setRemoteDescription({ type: "offer", sdp: msg.sdp });
+        await flushCandidates(c, "subscribe");
+        await c.sub.setLocalDescription(await c.sub.createAnswer());
+        send(c, { type: "subscribe_answer", sdp: c.sub.localDescription.sdp });
+        return;
+      }
+      case "ice_candidate": return addRemoteCandidate(c, msg.pc, msg.candidate);
+      case "participant_joined":
+        if (upsertPeer(msg)) setStatus(() => t("status.peerJoined", { site: msg.site_name }), "info", 5000);
+        return;
+      case "participant_left": {
+        const peer = S.peers.get(msg.participant_id);
+        if (!peer) return;
+        removePeer(msg.participant_id);
+        if (msg.reason !== "replaced") {
+          const key = msg.reason === "leave" ? "status.peerLeft" : "status.peerDropped";
+          setStatus(() => t(key, { site: peer.siteName }), "info", 5000);
+        }
+        return;
+      }
+      case "track_published":
+        if (!upsertPeer(msg)) return;
+        S.streamOwner.set(msg.stream_id, msg.participant_id);
+        S.trackOwner.set(msg.track_id, msg.participant_id);
+        adoptOrphans();
+        return;
+      case "track_ended": {
+        const peer = S.peers.get(msg.participant_id);
+        if (peer) { peer.stream.getTracks().filter((tr) => tr.kind === msg.kind).forEach((tr) => peer.stream.removeTrack(tr)); renderTile(peer); }
+        return;
+      }
+      case "mute_changed": {
+        const peer = S.peers.get(msg.participant_id);
+        if (peer) { peer[msg.kind === "audio" ? "audioMuted" : "videoMuted"] = !!msg.muted; renderTile(peer); }
+        return;
+      }
+      case "pong": return;
+      case "error":
+        if (FATAL_CODES.has(msg.code)) { fatal(msg.code, msg.message); return; }
+        setStatus(() => errorText(msg.code, msg.message), "error");
+        return;
+      default: return;
+    }
+  }
+
+  async function onJoined(c, msg) {
+    S.joined = true;
+    S.everJoined = true;
+    c.joinedAt = Date.now();
+    S.participantId = msg.participant_id;
+    S.siteId = msg.site?.id ?? null;
+    S.siteName = msg.site?.name ?? null;
+    S.sessionId = msg.session?.id ?? S.sessionId;
+    if (msg.session?.title) S.info = { ...(S.info || {}), session: { ...(S.info?.session || {}), ...msg.session } };
+    renderHeader();
+    setConnState("connected");
+    if (!S.tracks.audio && !S.tracks.video) setStatus("status.viewer", "warn");
+    else if (S.status?.kind !== "warn") setStatus("status.joined", "info", 4000); // keep device warnings
+    for (const p of msg.peers || []) upsertPeer(p);
+    updateEmpty();
+    c.sub = makePc(c, "subscribe");
+    c.sub.ontrack = (ev) => onRemoteTrack(ev);
+    if (S.micMuted) send(c, { type: "mute", kind: "audio", muted: true });
+    if (S.camOff) send(c, { type: "mute", kind: "video", muted: true });
+    for (const kind of ["audio", "video"]) {
+      const track = S.tracks[kind];
+      if (!track) continue;
+      c.pub = c.pub || makePc(c, "publish");
+      const tr = c.pub.addTransceiver(track, { direction: "sendonly", streams: [S.localStream] });
+      if (kind === "video") preferVp8(tr);
+      c.senders[kind] = tr.sender;
+    }
+    if (c.pub) await publishOffer(c);
+  }
+
+  // ---------------------------------------------------------------- remote sites and tiles
+
+  function upsertPeer(p) {
+    if (!p.participant_id || p.participant_id === S.participantId || (S.siteId && p.site_id === S.siteId)) return null;
+    // Only one connection per site is live: a newer participant of the same site replaces the old.
+    for (const [pid, other] of S.peers) if (other.siteId === p.site_id && pid !== p.participant_id) removePeer(pid);
+    let peer = S.peers.get(p.participant_id);
+    if (!peer) {
+      peer = { participantId: p.participant_id, siteId: p.site_id, siteName: p.site_name || p.site_id,
+        audioMuted: false, videoMuted: false, stream: new MediaStream(), el: null };
+      S.peers.set(peer.participantId, peer);
+      createTile(peer);
+    }
+    if (p.site_name) peer.siteName = p.site_name;
+    if (typeof p.audio_muted === "boolean") peer.audioMuted = p.audio_muted;
+    if (typeof p.video_muted === "boolean") peer.videoMuted = p.video_muted;
+    renderTile(peer);
+    updateEmpty();
+    return peer;
+  }
+
+  function removePeer(pid) {
+    const peer = S.peers.get(pid);
+    if (!peer) return;
+    S.peers.delete(pid);
+    peer.el?.remove();
+    for (const map of [S.streamOwner, S.trackOwner]) for (const [k, v] of map) if (v === pid) map.delete(k);
+    updateEmpty();
+  }
+
+  function onRemoteTrack(ev) {
+    const track = ev.track;
+    const streamId = ev.streams?.[0]?.id;
+    const pid = (streamId && S.streamOwner.get(streamId)) || S.trackOwner.get(track.id);
+    if (pid && S.peers.has(pid)) attachTrack(pid, track);
+    else S.orphans.push({ track, streamId });
+  }
+
+  function adoptOrphans() {
+    S.orphans = S.orphans.filter(({ track, streamId }) => {
+      const pid = (streamId && S.streamOwner.get(streamId)) || S.trackOwner.get(track.id);
+      if (!pid || !S.peers.has(pid)) return track.readyState === "live";
+      attachTrack(pid, track);
+      return false;
+    });
+  }
+
+  function attachTrack(pid, track) {
+    const peer = S.peers.get(pid);
+    S.trackOwner.set(track.id, pid);
+    for (const old of peer.stream.getTracks()) if (old.kind === track.kind && old !== track) peer.stream.removeTrack(old);
+    if (!peer.stream.getTrackById(track.id)) peer.stream.addTrack(track);
+    track.addEventListener("ended", () => { peer.stream.removeTrack(track); renderTile(peer); });
+    const video = peer.el.querySelector("video");
+    if (video.srcObject !== peer.stream) video.srcObject = peer.stream;
+    playRemote(video);
+    renderTile(peer);
+  }
+
+  // Autoplay with sound may be refused (kiosk without a click): play muted and offer a button.
+  function playRemote(video) {
+    video.play().catch((err) => {
+      if (err?.name !== "NotAllowedError") return;
+      video.muted = true;
+      video.dataset.autoMuted = "1";
+      video.play().catch(() => {});
+      $("enable-sound").hidden = false;
+      setStatus("status.soundBlocked", "warn");
+    });
+  }
+
+  function enableSound() {
+    document.querySelectorAll("#tiles video[data-auto-muted]").forEach((v) => {
+      v.muted = false;
+      delete v.dataset.autoMuted;
+      v.play().catch(() => {});
+    });
+    $("enable-sound").hidden = true;
+    setStatus(null);
+  }
+
+  function createTile(peer) {
+    const fig = document.createElement("figure");
+    fig.className = "tile";
+    fig.dataset.siteId = peer.siteId;
+    fig.dataset.participantId = peer.participantId;
+    fig.innerHTML = `<video autoplay playsinline></video><div class="tile-placeholder"></div>
+      <figcaption class="tile-caption"><span class="caption-name"></span>
+      <span class="badge badge-muted" hidden>${$("self-mic-muted").querySelector("svg").outerHTML}<span></span></span></figcaption>`;
+    peer.el = fig;
+    const tiles = $("tiles");
+    const next = [...tiles.children].find((el) => collator.compare(S.peers.get(el.dataset.participantId)?.siteName || "", peer.siteName) > 0);
+    tiles.insertBefore(fig, next || null);
+  }
+
+  const hasLive = (peer, kind) => peer.stream.getTracks().some((tr) => tr.kind === kind && tr.readyState === "live");
+
+  function renderTile(peer) {
+    const el = peer.el;
+    if (!el) return;
+    el.setAttribute("aria-label", t("tile.aria", { site: peer.siteName }));
+    el.querySelector(".caption-name").textContent = peer.siteName;
+    const badge = el.querySelector(".badge-muted");
+    badge.hidden = !peer.audioMuted;
+    badge.lastElementChild.textContent = t("tile.micMuted");
+    const placeholder = el.querySelector(".tile-placeholder");
+    const showVideo = hasLive(peer, "video") && !peer.videoMuted;
+    placeholder.hidden = showVideo;
+    placeholder.textContent = peer.videoMuted ? t("tile.camOff") : t("tile.noVideo");
+    el.classList.toggle("no-video", !showVideo);
+  }
+
+  function updateEmpty() {
+    $("empty-note").hidden = !(S.joined && S.peers.size === 0);
+  }
+
+  // ---------------------------------------------------------------- own controls
+
+  function toggleMic() { setMuted("audio", !S.micMuted); }
+  function toggleCamera() { setMuted("video", !S.camOff); }
+
+  function setMuted(kind, muted) {
+    if (kind === "audio") S.micMuted = muted; else S.camOff = muted;
+    if (S.tracks[kind]) S.tracks[kind].enabled = !muted;
+    if (S.conn && S.joined) send(S.conn, { type: "mute", kind, muted });
+    renderControls();
+  }
+
+  function renderControls() {
+    const mic = $("mic-btn"), cam = $("cam-btn");
+    mic.textContent = t(S.micMuted ? "btn.micOn" : "btn.micOff");
+    cam.textContent = t(S.camOff ? "btn.camOn" : "btn.camOff");
+    mic.setAttribute("aria-label", mic.textContent);
+    cam.setAttribute("aria-label", cam.textContent);
+    mic.disabled = !S.tracks.audio;
+    cam.disabled = !S.tracks.video;
+    mic.classList.toggle("is-off", S.micMuted);
+    cam.classList.toggle("is-off", S.camOff);
+    $("self-mic-muted").hidden = !(S.micMuted && S.tracks.audio);
+    $("self-off").hidden = !!S.tracks.video && !S.camOff;
+    $("self-off").textContent = t(S.tracks.video ? "tile.camOff" : "tile.noVideo");
+  }
+
+  function toggleDevicesPanel(open) {
+    const show = open ?? !document.body.classList.contains("devices-open");
+    document.body.classList.toggle("devices-open", show);
+    $("devices-btn").setAttribute("aria-expanded", String(show));
+  }
+
+  // ---------------------------------------------------------------- statistics (stats.js)
+
+  function collectStats() {
+    const c = S.conn;
+    const siteOfTrack = (id) => S.peers.get(S.trackOwner.get(id))?.siteId;
+    return window.GiaobanStats.collect(c ? [c.pub, c.sub] : [], siteOfTrack, [...S.peers.values()].map((p) => p.siteId));
+  }
+
+  function sortedSites() {
+    return [...S.peers.values()].sort((a, b) => collator.compare(a.siteName, b.siteName));
+  }
+
+  // ---------------------------------------------------------------- wiring and start
+
+  function state() {
+    return {
+      joined: S.joined, siteId: S.siteId, siteName: S.siteName, participantId: S.participantId,
+      sessionId: S.sessionId, micMuted: S.micMuted, cameraOff: S.camOff,
+      publishing: !!S.conn?.pub, connected: !!S.conn && S.joined,
+      peers: [...S.peers.values()].map((p) => ({
+        siteId: p.siteId, siteName: p.siteName, participantId: p.participantId,
+        hasVideo: hasLive(p, "video"), hasAudio: hasLive(p, "audio"),
+        audioMuted: p.audioMuted, videoMuted: p.videoMuted,
+      })),
+    };
+  }
+
+  window.GiaobanStats.mountPanel(collectStats, sortedSites);
+  window.giaoban = { state, stats: collectStats, join, leave, toggleMic, toggleCamera };
+
+  function onLangChange() {
+    renderHeader();
+    renderStatus();
+    renderEnded();
+    renderControls();
+    for (const peer of S.peers.values()) renderTile(peer);
+  }
+
+  async function start() {
+    $("join-btn").addEventListener("click", join);
+    $("rejoin-btn").addEventListener("click", rejoin);
+    $("leave-btn").addEventListener("click", leave);
+    $("mic-btn").addEventListener("click", toggleMic);
+    $("cam-btn").addEventListener("click", toggleCamera);
+    $("devices-btn").addEventListener("click", () => toggleDevicesPanel());
+    $("enable-sound").addEventListener("click", enableSound);
+    window.addEventListener("langchange", onLangChange);
+    window.addEventListener("online", () => { if (S.active && !S.conn) connect(); });
+    renderHeader();
+    renderControls();
+    setConnState("idle");
+
+    const info = await loadInfo();
+    $("loading").hidden = true;
+    if (info === "fatal") return;
+    await devices.acquire();
+    resetJoinButton();
+    if (autojoin) join();
+  }
+
+  start();
+})();
