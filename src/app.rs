@@ -42,14 +42,18 @@ pub enum StartError {
     #[error("join token key: {0}")]
     Key(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 /// Store, token key and organisation: what both `serve` and the CLI commands need.
 pub async fn open_state(config: Config) -> Result<(Pool, TokenKey, Config), StartError> {
     let pool = store::open(&config.data.dir).await?;
     store::org::upsert_from_config(&pool, &config.org.units).await?;
-    let key = TokenKey::load_or_create(&config.auth.token_secret, &config.data.dir).map_err(StartError::Key)?;
+    let key = TokenKey::load_or_create(&config.auth.token_secret, &config.data.dir)
+        .map_err(StartError::Key)?;
     Ok((pool, key, config))
 }
 
@@ -79,8 +83,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (pool, token_key, config) = open_state(config).await?;
     let listener = tokio::net::TcpListener::bind(&config.http.addr)
         .await
-        .map_err(|source| StartError::Bind { addr: config.http.addr.clone(), source })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.http.addr.clone(), source })?;
+        .map_err(|source| StartError::Bind {
+            addr: config.http.addr.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.http.addr.clone(),
+        source,
+    })?;
     let public_url: Arc<str> = if config.http.public_url.is_empty() {
         format!("http://{addr}").into()
     } else {
@@ -88,9 +98,20 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let metrics = Arc::new(Metrics::default());
     let ports = PortPool::new(config.media.port_min, config.media.port_max);
-    let sfu = Arc::new(Sfu::new(MediaSettings::from_config(&config.media), ports, metrics.clone()));
+    let sfu = Arc::new(Sfu::new(
+        MediaSettings::from_config(&config.media),
+        ports,
+        metrics.clone(),
+    ));
     spawn_event_log(&sfu);
-    let state = AppState { config: Arc::new(config), pool, token_key, sfu, metrics, public_url };
+    let state = AppState {
+        config: Arc::new(config),
+        pool,
+        token_key,
+        sfu,
+        metrics,
+        public_url,
+    };
     let router = crate::api::router(state.clone());
     let (shutdown, mut rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {
@@ -102,7 +123,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
     });
     tracing::info!(%addr, "giaoban listening");
-    Ok(Running { addr, state, shutdown, task })
+    Ok(Running {
+        addr,
+        state,
+        shutdown,
+        task,
+    })
 }
 
 /// Logs the SFU's events (the audit log and attendance subscribe the same way).
@@ -112,7 +138,9 @@ fn spawn_event_log(sfu: &Sfu) {
         loop {
             match rx.recv().await {
                 Ok(event) => tracing::info!(?event, "sfu"),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => tracing::warn!("event log lagged by {n}"),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!("event log lagged by {n}")
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             }
         }

@@ -156,10 +156,12 @@ impl Config {
 
     /// Checks values serde cannot: addresses, ranges, references between units.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.http
-            .addr
-            .parse::<SocketAddr>()
-            .map_err(|e| invalid("http.addr", format!("{:?} is not a socket address: {e}", self.http.addr)))?;
+        self.http.addr.parse::<SocketAddr>().map_err(|e| {
+            invalid(
+                "http.addr",
+                format!("{:?} is not a socket address: {e}", self.http.addr),
+            )
+        })?;
         if !self.http.public_url.is_empty() {
             url::Url::parse(&self.http.public_url)
                 .map_err(|e| invalid("http.public_url", format!("not a URL: {e}")))?;
@@ -168,24 +170,41 @@ impl Config {
             return Err(invalid("data.dir", "must not be empty"));
         }
         if !self.auth.token_secret.is_empty() && self.auth.token_secret.len() < 32 {
-            return Err(invalid("auth.token_secret", "must be at least 32 characters (or empty to generate one)"));
+            return Err(invalid(
+                "auth.token_secret",
+                "must be at least 32 characters (or empty to generate one)",
+            ));
         }
-        self.media
-            .bind_ip
-            .parse::<IpAddr>()
-            .map_err(|e| invalid("media.bind_ip", format!("{:?} is not an IP address: {e}", self.media.bind_ip)))?;
+        self.media.bind_ip.parse::<IpAddr>().map_err(|e| {
+            invalid(
+                "media.bind_ip",
+                format!("{:?} is not an IP address: {e}", self.media.bind_ip),
+            )
+        })?;
         if self.media.port_min > self.media.port_max {
-            return Err(invalid("media.port_min", format!("{} is above media.port_max {}", self.media.port_min, self.media.port_max)));
+            return Err(invalid(
+                "media.port_min",
+                format!(
+                    "{} is above media.port_max {}",
+                    self.media.port_min, self.media.port_max
+                ),
+            ));
         }
         if (self.media.port_min == 0) != (self.media.port_max == 0) {
-            return Err(invalid("media.port_min", "use 0 for both port_min and port_max (ephemeral ports) or neither"));
+            return Err(invalid(
+                "media.port_min",
+                "use 0 for both port_min and port_max (ephemeral ports) or neither",
+            ));
         }
         for ip in &self.media.nat_1to1_ips {
             ip.parse::<IpAddr>()
                 .map_err(|e| invalid("media.nat_1to1_ips", format!("{ip:?}: {e}")))?;
         }
         if !(8..=65536).contains(&self.media.down_track_queue) {
-            return Err(invalid("media.down_track_queue", "must be between 8 and 65536 packets"));
+            return Err(invalid(
+                "media.down_track_queue",
+                "must be between 8 and 65536 packets",
+            ));
         }
         if self.limits.max_session_hours == 0 {
             return Err(invalid("limits.max_session_hours", "must be at least 1"));
@@ -199,10 +218,16 @@ impl Config {
         for (i, unit) in self.org.units.iter().enumerate() {
             let key = format!("org.units[{i}]");
             if !is_slug(&unit.id) {
-                return Err(invalid(&format!("{key}.id"), format!("{:?}: use lower-case letters, digits and '-'", unit.id)));
+                return Err(invalid(
+                    &format!("{key}.id"),
+                    format!("{:?}: use lower-case letters, digits and '-'", unit.id),
+                ));
             }
             if !unit_ids.insert(unit.id.as_str()) {
-                return Err(invalid(&format!("{key}.id"), format!("unit {:?} is listed twice", unit.id)));
+                return Err(invalid(
+                    &format!("{key}.id"),
+                    format!("unit {:?} is listed twice", unit.id),
+                ));
             }
             if unit.name.trim().is_empty() {
                 return Err(invalid(&format!("{key}.name"), "must not be empty"));
@@ -214,10 +239,16 @@ impl Config {
             }
             for (j, site) in unit.sites.iter().enumerate() {
                 if !is_slug(&site.id) {
-                    return Err(invalid(&format!("{key}.sites[{j}].id"), format!("{:?}: use lower-case letters, digits and '-'", site.id)));
+                    return Err(invalid(
+                        &format!("{key}.sites[{j}].id"),
+                        format!("{:?}: use lower-case letters, digits and '-'", site.id),
+                    ));
                 }
                 if !site_ids.insert(site.id.as_str()) {
-                    return Err(invalid(&format!("{key}.sites[{j}].id"), format!("site {:?} is listed twice", site.id)));
+                    return Err(invalid(
+                        &format!("{key}.sites[{j}].id"),
+                        format!("site {:?} is listed twice", site.id),
+                    ));
                 }
             }
         }
@@ -225,7 +256,10 @@ impl Config {
             if let Some(parent) = &unit.parent
                 && !unit_ids.contains(parent.as_str())
             {
-                return Err(invalid(&format!("org.units[{i}].parent"), format!("unknown unit {parent:?}")));
+                return Err(invalid(
+                    &format!("org.units[{i}].parent"),
+                    format!("unknown unit {parent:?}"),
+                ));
             }
         }
         Ok(())
@@ -245,7 +279,8 @@ impl Config {
 pub fn is_slug(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Applies `GIAOBAN_<SECTION>_<KEY>` to every scalar or array key of every section of `table`.
@@ -300,7 +335,10 @@ fn apply_env(
             _ => {
                 let parsed: toml::Table = toml::from_str(&format!("v = {raw}"))
                     .map_err(|e| env_err(format!("{raw:?} is not a TOML value: {e}")))?;
-                parsed.get("v").cloned().ok_or_else(|| env_err("empty".into()))?
+                parsed
+                    .get("v")
+                    .cloned()
+                    .ok_or_else(|| env_err("empty".into()))?
             }
         };
     }
@@ -349,25 +387,42 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_key() {
-        let e = load(&[("GIAOBAN_HTTP_ADDR", "nowhere")]).unwrap_err().to_string();
+        let e = load(&[("GIAOBAN_HTTP_ADDR", "nowhere")])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("http.addr"), "{e}");
-        let e = load(&[("GIAOBAN_MEDIA_PORT_MIN", "lots")]).unwrap_err().to_string();
-        assert!(e.contains("GIAOBAN_MEDIA_PORT_MIN") && e.contains("media.port_min"), "{e}");
-        let e = load(&[("GIAOBAN_MEDIA_PORT_MIN", "60000")]).unwrap_err().to_string();
+        let e = load(&[("GIAOBAN_MEDIA_PORT_MIN", "lots")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("GIAOBAN_MEDIA_PORT_MIN") && e.contains("media.port_min"),
+            "{e}"
+        );
+        let e = load(&[("GIAOBAN_MEDIA_PORT_MIN", "60000")])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("media.port_min"), "{e}");
-        let e = load(&[("GIAOBAN_HTTP_ADRESS", "x")]).unwrap_err().to_string();
+        let e = load(&[("GIAOBAN_HTTP_ADRESS", "x")])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("GIAOBAN_HTTP_ADRESS"), "{e}");
-        let e = load(&[("GIAOBAN_MEDIA_BIND_IP", "localhost")]).unwrap_err().to_string();
+        let e = load(&[("GIAOBAN_MEDIA_BIND_IP", "localhost")])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("media.bind_ip"), "{e}");
     }
 
     #[test]
     fn unknown_keys_and_bad_org_are_refused() {
         let text = default_text().replace("[limits]", "[limits]\nmax_sesion_hours = 3");
-        let e = Config::from_toml_str(&text, Path::new("f.toml"), []).unwrap_err().to_string();
+        let e = Config::from_toml_str(&text, Path::new("f.toml"), [])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("max_sesion_hours"), "{e}");
         let text = default_text().replace("parent = \"ubnd-tp\"", "parent = \"nope\"");
-        let e = Config::from_toml_str(&text, Path::new("f.toml"), []).unwrap_err().to_string();
+        let e = Config::from_toml_str(&text, Path::new("f.toml"), [])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("parent") && e.contains("nope"), "{e}");
     }
 }

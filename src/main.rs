@@ -8,10 +8,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "giaoban", version, about = "Online briefings: signaling server, SFU, scheduling")]
+#[command(
+    name = "giaoban",
+    version,
+    about = "Online briefings: signaling server, SFU, scheduling"
+)]
 struct Cli {
     /// Configuration file.
-    #[arg(long, global = true, env = "GIAOBAN_CONFIG", default_value = "config/default.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "GIAOBAN_CONFIG",
+        default_value = "config/default.toml"
+    )]
     config: PathBuf,
     #[command(subcommand)]
     command: Option<Command>,
@@ -64,8 +73,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GIAOBAN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,webrtc=warn,rtc=warn")),
+            tracing_subscriber::EnvFilter::try_from_env("GIAOBAN_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,webrtc=warn,rtc=warn")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -95,12 +105,23 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             tracing::info!("stopping");
             running.stop().await;
         }
-        Command::Site { command: SiteCommand::List } => {
+        Command::Site {
+            command: SiteCommand::List,
+        } => {
             let (pool, _, _) = giaoban::app::open_state(config).await?;
             let sites = giaoban::store::org::list_sites(&pool).await?;
             println!("{}", serde_json::to_string_pretty(&sites)?);
         }
-        Command::Session { command: SessionCommand::Create { title, host, sites, start, end } } => {
+        Command::Session {
+            command:
+                SessionCommand::Create {
+                    title,
+                    host,
+                    sites,
+                    start,
+                    end,
+                },
+        } => {
             let public_url = config.public_url();
             let (pool, key, config) = giaoban::app::open_state(config).await?;
             let scheduler = giaoban::schedule::Scheduler {

@@ -59,7 +59,10 @@ impl Metrics {
     /// Counts one more of `kind` until the returned guard is dropped.
     pub fn hold(self: &Arc<Self>, kind: Kind) -> Gauge {
         self.gauge(kind).fetch_add(1, Relaxed);
-        Gauge { metrics: self.clone(), kind }
+        Gauge {
+            metrics: self.clone(),
+            kind,
+        }
     }
 
     pub fn snapshot(&self, udp_ports_in_use: usize) -> Snapshot {

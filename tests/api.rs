@@ -7,12 +7,19 @@ use common::*;
 use serde_json::{Value, json};
 
 async fn post(server: &TestServer, body: Value) -> (u16, Value) {
-    let r = reqwest::Client::new().post(format!("{}/api/sessions", server.http_url())).json(&body).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/sessions", server.http_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
 async fn get(server: &TestServer, path: &str) -> (u16, String) {
-    let r = reqwest::get(format!("{}{path}", server.http_url())).await.unwrap();
+    let r = reqwest::get(format!("{}{path}", server.http_url()))
+        .await
+        .unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -25,31 +32,45 @@ async fn sites_are_listed_with_their_units() {
     assert_eq!(sites[0]["id"], HOST, "host site first");
     assert_eq!(sites[0]["is_host"], true);
     assert_eq!(sites[0]["unit_name"], "Ủy ban nhân dân Thành phố Hà Nội");
-    assert!(sites.iter().any(|s| s["id"] == "xa-ba-vi-phonghop" && s["name"] == "Phòng họp UBND xã Ba Vì"));
+    assert!(
+        sites
+            .iter()
+            .any(|s| s["id"] == "xa-ba-vi-phonghop" && s["name"] == "Phòng họp UBND xã Ba Vì")
+    );
 }
 
 #[tokio::test]
 async fn a_session_gets_one_link_per_site_and_links_resolve() {
     let server = TestServer::start().await;
-    let (status, body) = post(&server, json!({
-        "title": "Giao ban trực tuyến tuần 48",
-        "host_site_id": HOST,
-        "site_ids": [SITES[0], SITES[3]],
-        "starts_at": "2026-11-30T01:00:00Z",
-        "ends_at": "2026-11-30T03:00:00Z"
-    }))
+    let (status, body) = post(
+        &server,
+        json!({
+            "title": "Giao ban trực tuyến tuần 48",
+            "host_site_id": HOST,
+            "site_ids": [SITES[0], SITES[3]],
+            "starts_at": "2026-11-30T01:00:00Z",
+            "ends_at": "2026-11-30T03:00:00Z"
+        }),
+    )
     .await;
     assert_eq!(status, 201, "{body}");
     let links = body["links"].as_object().unwrap();
     assert_eq!(links.len(), 3);
     let link = links[SITES[3]].as_str().unwrap();
-    assert!(link.starts_with(&format!("{}/room/", server.http_url())), "{link}");
+    assert!(
+        link.starts_with(&format!("{}/room/", server.http_url())),
+        "{link}"
+    );
     let (status, info) = get(&server, &format!("/api/join/{}", token(link))).await;
     assert_eq!(status, 200);
     let info: Value = serde_json::from_str(&info).unwrap();
     assert_eq!(info["session"]["title"], "Giao ban trực tuyến tuần 48");
     assert_eq!(info["site"]["id"], SITES[3]);
-    let (status, view) = get(&server, &format!("/api/sessions/{}", body["session_id"].as_str().unwrap())).await;
+    let (status, view) = get(
+        &server,
+        &format!("/api/sessions/{}", body["session_id"].as_str().unwrap()),
+    )
+    .await;
     assert_eq!(status, 200);
     let view: Value = serde_json::from_str(&view).unwrap();
     assert_eq!(view["site_ids"][0], HOST);
@@ -66,26 +87,69 @@ async fn a_session_gets_one_link_per_site_and_links_resolve() {
 async fn bad_session_requests_get_clear_errors_and_store_nothing() {
     let server = TestServer::start().await;
     let cases = [
-        (json!({"title": "x", "host_site_id": HOST, "site_ids": ["khong-co"]}), 422, "unknown_site"),
-        (json!({"title": "x", "host_site_id": HOST, "site_ids": ["quan-ba-dinh-phonghop"]}), 422, "site_not_valid"),
+        (
+            json!({"title": "x", "host_site_id": HOST, "site_ids": ["khong-co"]}),
+            422,
+            "unknown_site",
+        ),
+        (
+            json!({"title": "x", "host_site_id": HOST, "site_ids": ["quan-ba-dinh-phonghop"]}),
+            422,
+            "site_not_valid",
+        ),
         (json!({"title": "  ", "host_site_id": HOST}), 422, "invalid"),
-        (json!({"title": "x".repeat(301), "host_site_id": HOST}), 422, "invalid"),
-        (json!({"title": "x", "host_site_id": HOST, "starts_at": "2026-11-30T03:00:00Z", "ends_at": "2026-11-30T01:00:00Z"}), 422, "invalid"),
-        (json!({"title": "x", "host_site_id": HOST, "starts_at": "2026-11-30T00:00:00Z", "ends_at": "2026-12-01T00:00:00Z"}), 422, "invalid"),
+        (
+            json!({"title": "x".repeat(301), "host_site_id": HOST}),
+            422,
+            "invalid",
+        ),
+        (
+            json!({"title": "x", "host_site_id": HOST, "starts_at": "2026-11-30T03:00:00Z", "ends_at": "2026-11-30T01:00:00Z"}),
+            422,
+            "invalid",
+        ),
+        (
+            json!({"title": "x", "host_site_id": HOST, "starts_at": "2026-11-30T00:00:00Z", "ends_at": "2026-12-01T00:00:00Z"}),
+            422,
+            "invalid",
+        ),
         (json!({"title": "x"}), 400, "bad_request"),
-        (json!({"title": "x", "host_site_id": HOST, "starts_at": "yesterday"}), 400, "bad_request"),
+        (
+            json!({"title": "x", "host_site_id": HOST, "starts_at": "yesterday"}),
+            400,
+            "bad_request",
+        ),
     ];
     for (body, status, code) in cases {
         let (s, v) = post(&server, body.clone()).await;
-        assert_eq!((s, v["code"].as_str().unwrap()), (status, code), "{body} -> {v}");
+        assert_eq!(
+            (s, v["code"].as_str().unwrap()),
+            (status, code),
+            "{body} -> {v}"
+        );
         assert!(!v["message"].as_str().unwrap().is_empty());
     }
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(&server.running.state.pool).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+        .fetch_one(&server.running.state.pool)
+        .await
+        .unwrap();
     assert_eq!(n, 0, "nothing half-written");
     // Not JSON at all, and an oversized body.
-    let r = reqwest::Client::new().post(format!("{}/api/sessions", server.http_url())).header("content-type", "application/json").body("{").send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/sessions", server.http_url()))
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 400);
-    let r = reqwest::Client::new().post(format!("{}/api/sessions", server.http_url())).header("content-type", "application/json").body(vec![b' '; 300 * 1024]).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/sessions", server.http_url()))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 300 * 1024])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 413);
     // Join-token resolution errors.
     let (s, v) = get(&server, "/api/join/forged.token").await;

@@ -5,7 +5,9 @@ use std::process::Command;
 
 fn giaoban(dir: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_giaoban"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR")).env("GIAOBAN_DATA_DIR", dir).env_remove("GIAOBAN_HTTP_ADDR");
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("GIAOBAN_DATA_DIR", dir)
+        .env_remove("GIAOBAN_HTTP_ADDR");
     c
 }
 
@@ -13,23 +15,68 @@ fn giaoban(dir: &std::path::Path) -> Command {
 fn site_list_and_session_create_print_json() {
     let dir = tempfile::tempdir().unwrap();
     let out = giaoban(dir.path()).args(["site", "list"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let sites: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(sites.as_array().unwrap().iter().any(|s| s["id"] == "ubnd-tp-hoitruong" && s["unit_id"] == "ubnd-tp"));
+    assert!(
+        sites
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == "ubnd-tp-hoitruong" && s["unit_id"] == "ubnd-tp")
+    );
 
     let out = giaoban(dir.path())
-        .args(["session", "create", "--title", "Giao ban tuần", "--host", "ubnd-tp-hoitruong", "--site", "so-y-te-phonghop", "--site", "xa-ba-vi-phonghop"])
-        .args(["--start", "2026-11-30T08:00:00+07:00", "--end", "2026-11-30T10:00:00+07:00"])
+        .args([
+            "session",
+            "create",
+            "--title",
+            "Giao ban tuần",
+            "--host",
+            "ubnd-tp-hoitruong",
+            "--site",
+            "so-y-te-phonghop",
+            "--site",
+            "xa-ba-vi-phonghop",
+        ])
+        .args([
+            "--start",
+            "2026-11-30T08:00:00+07:00",
+            "--end",
+            "2026-11-30T10:00:00+07:00",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let links = created["links"].as_object().unwrap();
     assert_eq!(links.len(), 3);
-    assert!(links["xa-ba-vi-phonghop"].as_str().unwrap().starts_with("http://127.0.0.1:8080/room/"));
+    assert!(
+        links["xa-ba-vi-phonghop"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:8080/room/")
+    );
     assert!(dir.path().join("giaoban.db").exists());
 
-    let out = giaoban(dir.path()).args(["session", "create", "--title", "x", "--host", "khong-ton-tai"]).output().unwrap();
+    let out = giaoban(dir.path())
+        .args([
+            "session",
+            "create",
+            "--title",
+            "x",
+            "--host",
+            "khong-ton-tai",
+        ])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("khong-ton-tai"));
 }
@@ -37,11 +84,21 @@ fn site_list_and_session_create_print_json() {
 #[test]
 fn a_bad_config_value_names_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let out = giaoban(dir.path()).env("GIAOBAN_MEDIA_PORT_MAX", "not-a-port").args(["site", "list"]).output().unwrap();
+    let out = giaoban(dir.path())
+        .env("GIAOBAN_MEDIA_PORT_MAX", "not-a-port")
+        .args(["site", "list"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("media.port_max") && err.contains("GIAOBAN_MEDIA_PORT_MAX"), "{err}");
-    let out = giaoban(dir.path()).args(["--config", "/nonexistent.toml", "site", "list"]).output().unwrap();
+    assert!(
+        err.contains("media.port_max") && err.contains("GIAOBAN_MEDIA_PORT_MAX"),
+        "{err}"
+    );
+    let out = giaoban(dir.path())
+        .args(["--config", "/nonexistent.toml", "site", "list"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.toml"));
 }

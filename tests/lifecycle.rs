@@ -13,21 +13,30 @@ use std::time::Duration;
 const LOCAL: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
 fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 /// Sends from `from` until `to` receives something from it.
 async fn until_received(from: &SiteClient, to: &mut SiteClient, stream: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let _ = from.send(MediaKind::Video, Bytes::from_static(b"ping")).await;
-        let _ = from.send(MediaKind::Audio, Bytes::from_static(b"ping")).await;
+        let _ = from
+            .send(MediaKind::Video, Bytes::from_static(b"ping"))
+            .await;
+        let _ = from
+            .send(MediaKind::Audio, Bytes::from_static(b"ping"))
+            .await;
         while let Some(p) = to.recv_packet(Duration::from_millis(20)).await {
             if p.stream_id == stream {
                 return;
             }
         }
-        assert!(tokio::time::Instant::now() < deadline, "no media from {stream}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no media from {stream}"
+        );
     }
 }
 
@@ -36,37 +45,62 @@ async fn fifty_joins_and_leaves_leave_nothing_behind() {
     let server = TestServer::start().await;
     let session = server.create_session(HOST, &SITES[..1]).await;
     let fds_before = open_fds();
-    let mut host = SiteClient::join(&server.ws_url(), &token(&session.links[HOST]), LOCAL).await.unwrap();
+    let mut host = SiteClient::join(&server.ws_url(), &token(&session.links[HOST]), LOCAL)
+        .await
+        .unwrap();
     let link = token(&session.links[SITES[0]]);
     for i in 0..50 {
-        let mut site = SiteClient::join(&server.ws_url(), &link, LOCAL).await.unwrap();
+        let mut site = SiteClient::join(&server.ws_url(), &link, LOCAL)
+            .await
+            .unwrap();
         if i % 10 == 0 {
             until_received(&site, &mut host, &site.participant_id.clone()).await;
             until_received(&host, &mut site, &host.participant_id.clone()).await;
         }
         site.leave().await;
-        server.wait_stats("the site to leave", Duration::from_secs(10), |s| s.participants == 1).await;
+        server
+            .wait_stats("the site to leave", Duration::from_secs(10), |s| {
+                s.participants == 1
+            })
+            .await;
         while host.try_recv_packet().is_some() {}
     }
     // With only the host left, nothing of the 50 visits remains.
     server
         .wait_stats("only the host's resources", Duration::from_secs(10), |s| {
-            s.participants == 1 && s.down_tracks == 0 && s.websockets == 1 && s.peer_connections <= 2
+            s.participants == 1
+                && s.down_tracks == 0
+                && s.websockets == 1
+                && s.peer_connections <= 2
         })
         .await;
     host.leave().await;
     server
         .wait_stats("everything released", Duration::from_secs(10), |s| {
-            s.participants == 0 && s.peer_connections == 0 && s.tasks == 0 && s.down_tracks == 0 && s.websockets == 0 && s.udp_ports_in_use == 0
+            s.participants == 0
+                && s.peer_connections == 0
+                && s.tasks == 0
+                && s.down_tracks == 0
+                && s.websockets == 0
+                && s.udp_ports_in_use == 0
         })
         .await;
-    assert_eq!(server.running.state.sfu.live(), (0, 0), "no room stays open");
+    assert_eq!(
+        server.running.state.sfu.live(),
+        (0, 0),
+        "no room stays open"
+    );
     // Sockets of the server's and the clients' connections are closed (a few descriptors of
     // runtime internals may come and go).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while open_fds() > fds_before + 8 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(open_fds() <= fds_before + 8, "file descriptors: {} before, {} after", fds_before, open_fds());
+    assert!(
+        open_fds() <= fds_before + 8,
+        "file descriptors: {} before, {} after",
+        fds_before,
+        open_fds()
+    );
     server.running.stop().await;
 }

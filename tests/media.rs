@@ -24,26 +24,48 @@ fn payload(site: u8, kind: MediaKind, n: u32) -> Bytes {
 }
 
 fn parse(p: &[u8]) -> Option<(u8, u8, u32)> {
-    (p.len() == 8 && &p[..2] == b"GB").then(|| (p[2], p[3], u32::from_be_bytes([p[4], p[5], p[6], p[7]])))
+    (p.len() == 8 && &p[..2] == b"GB")
+        .then(|| (p[2], p[3], u32::from_be_bytes([p[4], p[5], p[6], p[7]])))
 }
 
 /// Sends `rounds` packets of both kinds from every client, 10 ms apart, while draining what each
 /// receives. Returns, per receiver, per (sender, kind): the counters seen in arrival order,
 /// and checks that stream ids name the sender's participant.
-async fn exchange(clients: &mut [SiteClient], indexes: &[u8], rounds: u32, start: u32) -> Vec<HashMap<(u8, u8), Vec<u32>>> {
-    let ids: HashMap<u8, String> = indexes.iter().zip(clients.iter()).map(|(i, c)| (*i, c.participant_id.clone())).collect();
+async fn exchange(
+    clients: &mut [SiteClient],
+    indexes: &[u8],
+    rounds: u32,
+    start: u32,
+) -> Vec<HashMap<(u8, u8), Vec<u32>>> {
+    let ids: HashMap<u8, String> = indexes
+        .iter()
+        .zip(clients.iter())
+        .map(|(i, c)| (*i, c.participant_id.clone()))
+        .collect();
     let mut seen = vec![HashMap::<(u8, u8), Vec<u32>>::new(); clients.len()];
     for n in start..start + rounds {
         for (c, &i) in clients.iter().zip(indexes) {
-            let _ = c.send(MediaKind::Audio, payload(i, MediaKind::Audio, n)).await;
-            let _ = c.send(MediaKind::Video, payload(i, MediaKind::Video, n)).await;
+            let _ = c
+                .send(MediaKind::Audio, payload(i, MediaKind::Audio, n))
+                .await;
+            let _ = c
+                .send(MediaKind::Video, payload(i, MediaKind::Video, n))
+                .await;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
         for (r, c) in clients.iter_mut().enumerate() {
             while let Some(rx) = c.try_recv_packet() {
                 let (site, kind, counter) = parse(&rx.packet.payload).expect("marker payload");
-                assert_eq!(ids[&site], rx.stream_id, "stream id names the sending site participant; ids {ids:?} site {site} kind {kind} track {}", rx.track_id);
-                assert_eq!(kind == 0, rx.kind == MediaKind::Audio, "kind matches the track");
+                assert_eq!(
+                    ids[&site], rx.stream_id,
+                    "stream id names the sending site participant; ids {ids:?} site {site} kind {kind} track {}",
+                    rx.track_id
+                );
+                assert_eq!(
+                    kind == 0,
+                    rx.kind == MediaKind::Audio,
+                    "kind matches the track"
+                );
                 seen[r].entry((site, kind)).or_default().push(counter);
             }
         }
@@ -51,16 +73,36 @@ async fn exchange(clients: &mut [SiteClient], indexes: &[u8], rounds: u32, start
     seen
 }
 
-fn assert_all_received_in_order(seen: &[HashMap<(u8, u8), Vec<u32>>], indexes: &[u8], min_packets: usize) {
+fn assert_all_received_in_order(
+    seen: &[HashMap<(u8, u8), Vec<u32>>],
+    indexes: &[u8],
+    min_packets: usize,
+) {
     for (r, got) in seen.iter().enumerate() {
         for &s in indexes.iter().filter(|&&s| s != indexes[r]) {
             for kind in [0u8, 1] {
-                let v = got.get(&(s, kind)).unwrap_or_else(|| panic!("site {} got nothing of kind {kind} from site {s}", indexes[r]));
-                assert!(v.len() >= min_packets, "site {} got only {} packets of kind {kind} from {s}", indexes[r], v.len());
-                assert!(v.windows(2).all(|w| w[0] < w[1]), "out of order from {s} kind {kind}: {v:?}");
+                let v = got.get(&(s, kind)).unwrap_or_else(|| {
+                    panic!(
+                        "site {} got nothing of kind {kind} from site {s}",
+                        indexes[r]
+                    )
+                });
+                assert!(
+                    v.len() >= min_packets,
+                    "site {} got only {} packets of kind {kind} from {s}",
+                    indexes[r],
+                    v.len()
+                );
+                assert!(
+                    v.windows(2).all(|w| w[0] < w[1]),
+                    "out of order from {s} kind {kind}: {v:?}"
+                );
             }
         }
-        assert!(!got.keys().any(|(s, _)| *s == indexes[r]), "a site must not receive itself");
+        assert!(
+            !got.keys().any(|(s, _)| *s == indexes[r]),
+            "a site must not receive itself"
+        );
     }
 }
 
@@ -71,7 +113,11 @@ async fn three_sites_exchange_audio_and_video_then_one_rejoins() {
     let sites = [HOST, SITES[0], SITES[1]];
     let mut clients = Vec::new();
     for s in sites {
-        clients.push(SiteClient::join(&server.ws_url(), &token(&session.links[s]), LOCAL).await.unwrap());
+        clients.push(
+            SiteClient::join(&server.ws_url(), &token(&session.links[s]), LOCAL)
+                .await
+                .unwrap(),
+        );
     }
     let indexes = [0u8, 1, 2];
     // Warm-up until every pair flows (negotiation and ICE on loopback), then the measured run.
@@ -79,12 +125,18 @@ async fn three_sites_exchange_audio_and_video_then_one_rejoins() {
     loop {
         let seen = exchange(&mut clients, &indexes, 20, 0).await;
         let complete = seen.iter().enumerate().all(|(r, m)| {
-            indexes.iter().filter(|&&s| s != indexes[r]).all(|&s| m.contains_key(&(s, 0)) && m.contains_key(&(s, 1)))
+            indexes
+                .iter()
+                .filter(|&&s| s != indexes[r])
+                .all(|&s| m.contains_key(&(s, 0)) && m.contains_key(&(s, 1)))
         });
         if complete {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "media did not flow between all sites: {seen:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "media did not flow between all sites: {seen:?}"
+        );
     }
     let seen = exchange(&mut clients, &indexes, 100, 1000).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -93,26 +145,47 @@ async fn three_sites_exchange_audio_and_video_then_one_rejoins() {
     // Site 1 leaves and rejoins with the same link.
     let leaving = clients.remove(1);
     leaving.leave().await;
-    server.wait_stats("the left site to be released", Duration::from_secs(10), |s| s.participants == 2).await;
-    clients.insert(1, SiteClient::join(&server.ws_url(), &token(&session.links[SITES[0]]), LOCAL).await.unwrap());
+    server
+        .wait_stats(
+            "the left site to be released",
+            Duration::from_secs(10),
+            |s| s.participants == 2,
+        )
+        .await;
+    clients.insert(
+        1,
+        SiteClient::join(&server.ws_url(), &token(&session.links[SITES[0]]), LOCAL)
+            .await
+            .unwrap(),
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let mut start = 5000;
     loop {
         let seen = exchange(&mut clients, &indexes, 20, start).await;
         start += 20;
         let ok = seen.iter().enumerate().all(|(r, m)| {
-            indexes.iter().filter(|&&s| s != indexes[r]).all(|&s| m.get(&(s, 1)).is_some_and(|v| v.iter().any(|&n| n >= 5000)))
+            indexes
+                .iter()
+                .filter(|&&s| s != indexes[r])
+                .all(|&s| m.get(&(s, 1)).is_some_and(|v| v.iter().any(|&n| n >= 5000)))
         });
         if ok {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "media did not flow again after the rejoin: {seen:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "media did not flow again after the rejoin: {seen:?}"
+        );
     }
     let seen = exchange(&mut clients, &indexes, 60, 9000).await;
     assert_all_received_in_order(&seen, &indexes, 40);
     for c in clients {
         c.leave().await;
     }
-    server.wait_stats("everything released", Duration::from_secs(10), |s| s.participants == 0 && s.peer_connections == 0).await;
+    server
+        .wait_stats("everything released", Duration::from_secs(10), |s| {
+            s.participants == 0 && s.peer_connections == 0
+        })
+        .await;
     server.running.stop().await;
 }

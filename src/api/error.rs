@@ -31,10 +31,14 @@ impl ApiError {
             ApiError::Schedule(e) => match e {
                 ScheduleError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
                 ScheduleError::UnknownSite(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_site"),
-                ScheduleError::SiteNotValid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "site_not_valid"),
+                ScheduleError::SiteNotValid(_) => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "site_not_valid")
+                }
                 ScheduleError::SessionNotFound(_) => (StatusCode::NOT_FOUND, "session_not_found"),
                 ScheduleError::NotInvited { .. } => (StatusCode::FORBIDDEN, "site_not_invited"),
-                ScheduleError::Token(TokenError::Expired) => (StatusCode::UNAUTHORIZED, "token_expired"),
+                ScheduleError::Token(TokenError::Expired) => {
+                    (StatusCode::UNAUTHORIZED, "token_expired")
+                }
                 ScheduleError::Token(_) => (StatusCode::UNAUTHORIZED, "invalid_token"),
                 ScheduleError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
@@ -59,6 +63,10 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!("{self}");
         }
-        (status, Json(serde_json::json!({ "code": code, "message": self.to_string() }))).into_response()
+        (
+            status,
+            Json(serde_json::json!({ "code": code, "message": self.to_string() })),
+        )
+            .into_response()
     }
 }

@@ -38,7 +38,10 @@ async fn create_session(
     body: Result<Json<NewSession>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<CreatedSession>), ApiError> {
     let Json(req) = body?;
-    Ok((StatusCode::CREATED, Json(app.scheduler().create(&req).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(app.scheduler().create(&req).await?),
+    ))
 }
 
 #[derive(Serialize)]
@@ -49,15 +52,25 @@ struct SessionView {
     live_sites: usize,
 }
 
-async fn get_session(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<SessionView>, ApiError> {
+async fn get_session(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SessionView>, ApiError> {
     let session = store::sessions::get(&app.pool, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("session {id} not found")))?;
     let site_ids = store::sessions::site_ids(&app.pool, &id).await?;
-    Ok(Json(SessionView { session, site_ids, live_sites: 0 }))
+    Ok(Json(SessionView {
+        session,
+        site_ids,
+        live_sites: 0,
+    }))
 }
 
-async fn join_info(State(app): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
+async fn join_info(
+    State(app): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
     let info = crate::schedule::resolve_join(&app.pool, &app.token_key, &token).await?;
     Ok(Json(info).into_response())
 }

@@ -2,11 +2,11 @@
 //! builds), served with a strict Content-Security-Policy since nothing is loaded from outside.
 
 use crate::app::AppState;
+use axum::Router;
 use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 
 #[derive(rust_embed::RustEmbed)]
 #[folder = "web/"]
@@ -17,8 +17,14 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; media-src 'self' bl
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { file("index.html") }))
-        .route("/room/{token}", get(|_: Path<String>| async { file("room.html") }))
-        .route("/static/{*path}", get(|Path(path): Path<String>| async move { file(&path) }))
+        .route(
+            "/room/{token}",
+            get(|_: Path<String>| async { file("room.html") }),
+        )
+        .route(
+            "/static/{*path}",
+            get(|Path(path): Path<String>| async move { file(&path) }),
+        )
 }
 
 fn file(path: &str) -> Response {

@@ -60,7 +60,10 @@ impl TokenKey {
                     .decode(text.trim())
                     .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
                 if bytes.len() < 32 {
-                    return Err(std::io::Error::other(format!("{}: key too short", path.display())));
+                    return Err(std::io::Error::other(format!(
+                        "{}: key too short",
+                        path.display()
+                    )));
                 }
                 Ok(Self(bytes))
             }
@@ -93,9 +96,11 @@ impl TokenKey {
         let sig = B64.decode(sig).map_err(|_| TokenError::Malformed)?;
         let mut mac = self.mac();
         mac.update(body.as_bytes());
-        mac.verify_slice(&sig).map_err(|_| TokenError::BadSignature)?;
+        mac.verify_slice(&sig)
+            .map_err(|_| TokenError::BadSignature)?;
         let json = B64.decode(body).map_err(|_| TokenError::Malformed)?;
-        let claims: JoinClaims = serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
+        let claims: JoinClaims =
+            serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
         if claims.exp <= now_unix {
             return Err(TokenError::Expired);
         }
@@ -125,7 +130,11 @@ mod tests {
     use super::*;
 
     fn claims() -> JoinClaims {
-        JoinClaims { sid: "s1".into(), site: "a".into(), exp: 1000 }
+        JoinClaims {
+            sid: "s1".into(),
+            site: "a".into(),
+            exp: 1000,
+        }
     }
 
     #[test]
@@ -145,7 +154,10 @@ mod tests {
         // Changing the claims (another site) breaks the signature.
         let (_, sig) = t.split_once('.').unwrap();
         let forged_body = B64.encode(br#"{"sid":"s1","site":"b","exp":1000}"#);
-        assert_eq!(k.verify(&format!("{forged_body}.{sig}"), 0), Err(TokenError::BadSignature));
+        assert_eq!(
+            k.verify(&format!("{forged_body}.{sig}"), 0),
+            Err(TokenError::BadSignature)
+        );
         assert_eq!(k.verify("no-dot", 0), Err(TokenError::Malformed));
         assert_eq!(k.verify("a.!!!", 0), Err(TokenError::Malformed));
         assert_eq!(k.verify("", 0), Err(TokenError::Malformed));

@@ -56,7 +56,10 @@ pub struct SiteSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("unknown site {0}")]
     UnknownSite(String),
     #[error("site {0} is not valid on the session's date (its unit has ended or not begun)")]
@@ -72,7 +75,10 @@ pub enum ScheduleError {
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> ScheduleError {
-    ScheduleError::Invalid { field, message: message.into() }
+    ScheduleError::Invalid {
+        field,
+        message: message.into(),
+    }
 }
 
 /// The checked form of a [`NewSession`]: trimmed title, host first, no duplicates.
@@ -97,7 +103,10 @@ pub fn validate(
         return Err(invalid("title", "must not be empty"));
     }
     if title.chars().count() > MAX_TITLE_CHARS {
-        return Err(invalid("title", format!("longer than {MAX_TITLE_CHARS} characters")));
+        return Err(invalid(
+            "title",
+            format!("longer than {MAX_TITLE_CHARS} characters"),
+        ));
     }
     if req.site_ids.len() > MAX_SITES {
         return Err(invalid("site_ids", format!("more than {MAX_SITES} sites")));
@@ -108,7 +117,10 @@ pub fn validate(
                 return Err(invalid("ends_at", "must be after starts_at"));
             }
             if e - s > Duration::hours(i64::from(max_hours)) {
-                return Err(invalid("ends_at", format!("a session lasts at most {max_hours} hours")));
+                return Err(invalid(
+                    "ends_at",
+                    format!("a session lasts at most {max_hours} hours"),
+                ));
             }
         }
         (None, Some(_)) => return Err(invalid("starts_at", "required when ends_at is given")),
@@ -175,7 +187,10 @@ impl Scheduler<'_> {
             .iter()
             .map(|site| (site.clone(), self.link(&row.id, site, exp)))
             .collect();
-        Ok(CreatedSession { session_id: row.id, links })
+        Ok(CreatedSession {
+            session_id: row.id,
+            links,
+        })
     }
 
     fn link_expiry(&self, row: &SessionRow, now: DateTime<Utc>) -> i64 {
@@ -194,13 +209,20 @@ impl Scheduler<'_> {
 }
 
 /// Resolves a join token: signature, expiry, the session exists, the site is invited.
-pub async fn resolve_join(pool: &Pool, key: &TokenKey, token: &str) -> Result<JoinInfo, ScheduleError> {
+pub async fn resolve_join(
+    pool: &Pool,
+    key: &TokenKey,
+    token: &str,
+) -> Result<JoinInfo, ScheduleError> {
     let claims = key.verify(token, Utc::now().timestamp())?;
     let session = store::sessions::get(pool, &claims.sid)
         .await?
         .ok_or_else(|| ScheduleError::SessionNotFound(claims.sid.clone()))?;
     if !store::sessions::is_invited(pool, &claims.sid, &claims.site).await? {
-        return Err(ScheduleError::NotInvited { session: claims.sid, site: claims.site });
+        return Err(ScheduleError::NotInvited {
+            session: claims.sid,
+            site: claims.site,
+        });
     }
     let site = store::org::site(pool, &claims.site)
         .await?
@@ -213,7 +235,10 @@ pub async fn resolve_join(pool: &Pool, key: &TokenKey, token: &str) -> Result<Jo
             starts_at: session.starts_at,
             ends_at: session.ends_at,
         },
-        site: SiteSummary { id: site.id, name: site.name },
+        site: SiteSummary {
+            id: site.id,
+            name: site.name,
+        },
     })
 }
 
@@ -263,20 +288,48 @@ mod tests {
     #[test]
     fn refusals() {
         let now = Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap();
-        assert!(matches!(validate(&req(&["zzz"]), &known(), now, 12), Err(ScheduleError::UnknownSite(s)) if s == "zzz"));
-        assert!(matches!(validate(&req(&["old"]), &known(), now, 12), Err(ScheduleError::SiteNotValid(s)) if s == "old"));
+        assert!(
+            matches!(validate(&req(&["zzz"]), &known(), now, 12), Err(ScheduleError::UnknownSite(s)) if s == "zzz")
+        );
+        assert!(
+            matches!(validate(&req(&["old"]), &known(), now, 12), Err(ScheduleError::SiteNotValid(s)) if s == "old")
+        );
         let mut r = req(&["a"]);
         r.ends_at = r.starts_at;
-        assert!(matches!(validate(&r, &known(), now, 12), Err(ScheduleError::Invalid { field: "ends_at", .. })));
-        assert!(matches!(validate(&req(&["a"]), &known(), now, 1), Err(ScheduleError::Invalid { field: "ends_at", .. })));
+        assert!(matches!(
+            validate(&r, &known(), now, 12),
+            Err(ScheduleError::Invalid {
+                field: "ends_at",
+                ..
+            })
+        ));
+        assert!(matches!(
+            validate(&req(&["a"]), &known(), now, 1),
+            Err(ScheduleError::Invalid {
+                field: "ends_at",
+                ..
+            })
+        ));
         let mut r = req(&["a"]);
         r.title = "x".repeat(MAX_TITLE_CHARS + 1);
-        assert!(matches!(validate(&r, &known(), now, 12), Err(ScheduleError::Invalid { field: "title", .. })));
+        assert!(matches!(
+            validate(&r, &known(), now, 12),
+            Err(ScheduleError::Invalid { field: "title", .. })
+        ));
         r.title = "   ".into();
-        assert!(matches!(validate(&r, &known(), now, 12), Err(ScheduleError::Invalid { field: "title", .. })));
+        assert!(matches!(
+            validate(&r, &known(), now, 12),
+            Err(ScheduleError::Invalid { field: "title", .. })
+        ));
         let mut r = req(&["a"]);
         r.starts_at = None;
-        assert!(matches!(validate(&r, &known(), now, 12), Err(ScheduleError::Invalid { field: "starts_at", .. })));
+        assert!(matches!(
+            validate(&r, &known(), now, 12),
+            Err(ScheduleError::Invalid {
+                field: "starts_at",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -291,6 +344,9 @@ mod tests {
         // 01/07/2025 00:10 Hanoi time (30/06 17:10 UTC): merged away.
         r.starts_at = Some(Utc.with_ymd_and_hms(2025, 6, 30, 17, 10, 0).unwrap());
         r.ends_at = Some(Utc.with_ymd_and_hms(2025, 6, 30, 18, 0, 0).unwrap());
-        assert!(matches!(validate(&r, &known(), now, 12), Err(ScheduleError::SiteNotValid(_))));
+        assert!(matches!(
+            validate(&r, &known(), now, 12),
+            Err(ScheduleError::SiteNotValid(_))
+        ));
     }
 }

@@ -7,13 +7,19 @@ use crate::config::MediaConfig;
 use crate::metrics::{Gauge, Kind, Metrics};
 use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::peer_connection::configuration::interceptor_registry::{Registry, register_default_interceptors};
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine};
+use rtc::peer_connection::configuration::interceptor_registry::{
+    Registry, register_default_interceptors,
+};
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
+};
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::transport::RTCIceCandidateType;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::rtp_transceiver::rtp_sender::{RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
+};
 use rtc::sansio::Protocol;
 use std::collections::{HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -43,7 +49,10 @@ pub fn codec(kind: RtpCodecKind) -> RTCRtpCodec {
                 .iter()
                 .map(|fb| {
                     let (typ, parameter) = fb.split_once(' ').unwrap_or((fb, ""));
-                    RTCPFeedback { typ: typ.to_owned(), parameter: parameter.to_owned() }
+                    RTCPFeedback {
+                        typ: typ.to_owned(),
+                        parameter: parameter.to_owned(),
+                    }
                 })
                 .collect(),
         },
@@ -51,14 +60,21 @@ pub fn codec(kind: RtpCodecKind) -> RTCRtpCodec {
 }
 
 pub fn payload_type(kind: RtpCodecKind) -> u8 {
-    if kind == RtpCodecKind::Audio { PT_OPUS } else { PT_VP8 }
+    if kind == RtpCodecKind::Audio {
+        PT_OPUS
+    } else {
+        PT_VP8
+    }
 }
 
 fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
     let mut me = MediaEngine::default();
     for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
         me.register_codec(
-            RTCRtpCodecParameters { rtp_codec: codec(kind), payload_type: payload_type(kind) },
+            RTCRtpCodecParameters {
+                rtp_codec: codec(kind),
+                payload_type: payload_type(kind),
+            },
             kind,
         )?;
     }
@@ -74,7 +90,11 @@ pub struct PortLease {
 
 impl Drop for PortLease {
     fn drop(&mut self) {
-        self.pool.in_use.lock().expect("port pool").remove(&self.port);
+        self.pool
+            .in_use
+            .lock()
+            .expect("port pool")
+            .remove(&self.port);
     }
 }
 
@@ -89,7 +109,12 @@ pub struct PortPool {
 
 impl PortPool {
     pub fn new(min: u16, max: u16) -> Arc<Self> {
-        Arc::new(PortPool { min, max, in_use: Mutex::new(HashSet::new()), cursor: Mutex::new(min) })
+        Arc::new(PortPool {
+            min,
+            max,
+            in_use: Mutex::new(HashSet::new()),
+            cursor: Mutex::new(min),
+        })
     }
 
     pub fn in_use(&self) -> usize {
@@ -100,7 +125,10 @@ impl PortPool {
     /// is not reused at once), or `None` when the range is exhausted.
     fn lease(self: &Arc<Self>) -> Option<PortLease> {
         if self.min == 0 {
-            return Some(PortLease { pool: self.clone(), port: 0 });
+            return Some(PortLease {
+                pool: self.clone(),
+                port: 0,
+            });
         }
         let mut in_use = self.in_use.lock().expect("port pool");
         let mut cursor = self.cursor.lock().expect("port pool");
@@ -109,7 +137,10 @@ impl PortPool {
             let port = *cursor;
             *cursor = if port >= self.max { self.min } else { port + 1 };
             if in_use.insert(port) {
-                return Some(PortLease { pool: self.clone(), port });
+                return Some(PortLease {
+                    pool: self.clone(),
+                    port,
+                });
             }
         }
         None
@@ -173,7 +204,11 @@ pub async fn new_peer_connection(
         let addr = SocketAddr::new(settings.bind_ip, lease.port);
         match build(addr, &settings.nat_1to1_ips, handler.clone()).await {
             Ok(pc) => {
-                return Ok(Pc { pc, _lease: lease, _gauge: metrics.hold(Kind::PeerConnection) });
+                return Ok(Pc {
+                    pc,
+                    _lease: lease,
+                    _gauge: metrics.hold(Kind::PeerConnection),
+                });
             }
             Err(e) => {
                 tracing::warn!(port = lease.port, "peer connection did not bind: {e}");
@@ -181,7 +216,9 @@ pub async fn new_peer_connection(
             }
         }
     }
-    Err(last_err.map(EngineError::WebRtc).unwrap_or(EngineError::NoPort))
+    Err(last_err
+        .map(EngineError::WebRtc)
+        .unwrap_or(EngineError::NoPort))
 }
 
 /// Builds a peer connection bound to `addr` with giaoban's codecs and interceptors. Used by the

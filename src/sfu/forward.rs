@@ -59,7 +59,11 @@ impl PublishedTrack {
             stream_id: owner.to_string(),
             // Unique per publication: receivers key remote tracks by track id, and a site that
             // rejoins must not be mistaken for its previous connection.
-            track_id: format!("{site_id}-{}-{}", kind.as_str(), &Uuid::new_v4().simple().to_string()[..8]),
+            track_id: format!(
+                "{site_id}-{}-{}",
+                kind.as_str(),
+                &Uuid::new_v4().simple().to_string()[..8]
+            ),
             site_id,
             site_name,
             kind,
@@ -93,14 +97,24 @@ impl PublishedTrack {
             .retain(|s| s.subscriber != subscriber);
     }
 
-    /// Fans one packet out. Never awaits.
-    fn fan_out(&self, packet: rtp::Packet) {
+    /// Fans one packet out. Never awaits. Header extensions are dropped first: their ids were
+    /// negotiated with the publisher, not with the subscribers (the sender refuses unknown ones),
+    /// and without them the per-subscriber clones allocate nothing but the header.
+    fn fan_out(&self, mut packet: rtp::Packet) {
+        packet.header.extension = false;
+        packet.header.extension_profile = 0;
+        packet.header.extensions.clear();
+        packet.header.extensions_padding = 0;
         let subs = self.subscribers.read().expect("subscribers");
         let mut lagged = false;
         let n = subs.len();
         let mut packet = Some(packet);
         for (i, s) in subs.iter().enumerate() {
-            let p = if i + 1 == n { packet.take().expect("packet") } else { packet.clone().expect("packet") };
+            let p = if i + 1 == n {
+                packet.take().expect("packet")
+            } else {
+                packet.clone().expect("packet")
+            };
             if let Err(mpsc::error::TrySendError::Full(_)) = s.tx.try_send(p) {
                 self.metrics.packets_dropped.fetch_add(1, Relaxed);
                 lagged = true;
@@ -114,7 +128,11 @@ impl PublishedTrack {
 
     /// Starts the reader (and, for video, the keyframe task). `on_end` runs once the publisher's
     /// track ends or the track is cancelled.
-    pub fn start(self: &Arc<Self>, keyframe_interval: Duration, on_end: impl FnOnce() + Send + 'static) {
+    pub fn start(
+        self: &Arc<Self>,
+        keyframe_interval: Duration,
+        on_end: impl FnOnce() + Send + 'static,
+    ) {
         let me = self.clone();
         let gauge = self.metrics.hold(Kind::Task);
         tokio::spawn(async move {
@@ -156,7 +174,10 @@ impl PublishedTrack {
                         throttle.fire(std::time::Instant::now());
                     }
                     me.metrics.keyframe_requests.fetch_add(1, Relaxed);
-                    let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: me.media_ssrc };
+                    let pli = PictureLossIndication {
+                        sender_ssrc: 0,
+                        media_ssrc: me.media_ssrc,
+                    };
                     if me.remote.write_rtcp(vec![Box::new(pli)]).await.is_err() {
                         break;
                     }
@@ -194,7 +215,11 @@ impl DownTrack {
         } else {
             rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Video
         };
-        let mut rewriter = Rewriter::new(out_ssrc, super::engine::payload_type(kind), super::engine::codec(kind).clock_rate);
+        let mut rewriter = Rewriter::new(
+            out_ssrc,
+            super::engine::payload_type(kind),
+            super::engine::codec(kind).clock_rate,
+        );
         let gauges = (metrics.hold(Kind::Task), metrics.hold(Kind::DownTrack));
         let writer = local.clone();
         tokio::spawn(async move {

@@ -21,13 +21,18 @@ pub struct Throttle {
 
 impl Throttle {
     pub fn new(min_interval: Duration) -> Self {
-        Throttle { min_interval, last_sent: None }
+        Throttle {
+            min_interval,
+            last_sent: None,
+        }
     }
 
     /// Someone wants a keyframe at `now`.
     pub fn request(&mut self, now: Instant) -> Decision {
         match self.last_sent {
-            Some(last) if now < last + self.min_interval => Decision::SendAt(last + self.min_interval),
+            Some(last) if now < last + self.min_interval => {
+                Decision::SendAt(last + self.min_interval)
+            }
             _ => {
                 self.last_sent = Some(now);
                 Decision::SendNow
@@ -51,10 +56,19 @@ mod tests {
         let mut t = Throttle::new(Duration::from_secs(1));
         assert_eq!(t.request(t0), Decision::SendNow);
         let due = t0 + Duration::from_secs(1);
-        assert_eq!(t.request(t0 + Duration::from_millis(10)), Decision::SendAt(due));
-        assert_eq!(t.request(t0 + Duration::from_millis(900)), Decision::SendAt(due));
+        assert_eq!(
+            t.request(t0 + Duration::from_millis(10)),
+            Decision::SendAt(due)
+        );
+        assert_eq!(
+            t.request(t0 + Duration::from_millis(900)),
+            Decision::SendAt(due)
+        );
         t.fire(due);
-        assert_eq!(t.request(due + Duration::from_millis(500)), Decision::SendAt(due + Duration::from_secs(1)));
+        assert_eq!(
+            t.request(due + Duration::from_millis(500)),
+            Decision::SendAt(due + Duration::from_secs(1))
+        );
         assert_eq!(t.request(due + Duration::from_secs(1)), Decision::SendNow);
     }
 }

@@ -25,11 +25,32 @@ use uuid::Uuid;
 /// Subscribers that fall behind lose events (broadcast), they never slow the SFU.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SfuEvent {
-    Joined { session_id: String, site_id: String, participant_id: Uuid },
-    Left { session_id: String, site_id: String, reason: LeaveReason },
-    TrackPublished { session_id: String, site_id: String, kind: MediaKind },
-    TrackEnded { session_id: String, site_id: String, kind: MediaKind },
-    MuteChanged { session_id: String, site_id: String, kind: MediaKind, muted: bool },
+    Joined {
+        session_id: String,
+        site_id: String,
+        participant_id: Uuid,
+    },
+    Left {
+        session_id: String,
+        site_id: String,
+        reason: LeaveReason,
+    },
+    TrackPublished {
+        session_id: String,
+        site_id: String,
+        kind: MediaKind,
+    },
+    TrackEnded {
+        session_id: String,
+        site_id: String,
+        kind: MediaKind,
+    },
+    MuteChanged {
+        session_id: String,
+        site_id: String,
+        kind: MediaKind,
+        muted: bool,
+    },
 }
 
 /// What participants and rooms share: settings, ports, counters, the event channel, the rooms.
@@ -49,7 +70,9 @@ impl Shared {
     fn forget_room_if_empty(&self, room: &Arc<Room>) {
         let mut rooms = self.rooms.lock().expect("rooms");
         if room.is_empty()
-            && rooms.get(&room.session_id).is_some_and(|r| Arc::ptr_eq(r, room))
+            && rooms
+                .get(&room.session_id)
+                .is_some_and(|r| Arc::ptr_eq(r, room))
         {
             rooms.remove(&room.session_id);
         }
@@ -90,7 +113,13 @@ impl Sfu {
     pub fn new(settings: MediaSettings, ports: Arc<PortPool>, metrics: Arc<Metrics>) -> Self {
         let (events, _) = broadcast::channel(1024);
         Sfu {
-            shared: Arc::new(Shared { settings, ports, metrics, events, rooms: Mutex::new(HashMap::new()) }),
+            shared: Arc::new(Shared {
+                settings,
+                ports,
+                metrics,
+                events,
+                rooms: Mutex::new(HashMap::new()),
+            }),
         }
     }
 
@@ -126,8 +155,18 @@ impl Sfu {
         };
         let id = Uuid::new_v4();
         let (ctl, rx) = mpsc::channel(256);
-        let handler = Arc::new(PcHandler { kind: PcKind::Subscribe, ctl: ctl.clone() });
-        let subscribe = match engine::new_peer_connection(&shared.settings, &shared.ports, &shared.metrics, handler).await {
+        let handler = Arc::new(PcHandler {
+            kind: PcKind::Subscribe,
+            ctl: ctl.clone(),
+        });
+        let subscribe = match engine::new_peer_connection(
+            &shared.settings,
+            &shared.ports,
+            &shared.metrics,
+            handler,
+        )
+        .await
+        {
             Ok(pc) => pc,
             Err(e) => {
                 shared.forget_room_if_empty(&room);
@@ -171,7 +210,11 @@ impl Sfu {
         if let Some(old) = replaced {
             let _ = old.ctl.send(Control::Close(LeaveReason::Replaced)).await;
         }
-        shared.emit(SfuEvent::Joined { session_id: session.id, site_id: site.id, participant_id: id });
+        shared.emit(SfuEvent::Joined {
+            session_id: session.id,
+            site_id: site.id,
+            participant_id: id,
+        });
         Ok(ParticipantHandle { id, ctl })
     }
 }

@@ -9,11 +9,15 @@ use super::engine::{self, Pc};
 use super::forward::{DownTrack, PublishedTrack};
 use super::room::Room;
 use crate::metrics::{Gauge, Kind};
-use crate::signal::protocol::{Candidate, ClientMsg, ErrorCode, LeaveReason, MediaKind, PcKind, ServerMsg};
+use crate::signal::protocol::{
+    Candidate, ClientMsg, ErrorCode, LeaveReason, MediaKind, PcKind, ServerMsg,
+};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -96,7 +100,10 @@ impl Participant {
                 }
                 Control::Client(m) => self.on_client(m).await,
                 Control::LocalCandidate(pc, candidate) => {
-                    let _ = self.out.send(ServerMsg::IceCandidate { pc, candidate }).await;
+                    let _ = self
+                        .out
+                        .send(ServerMsg::IceCandidate { pc, candidate })
+                        .await;
                 }
                 Control::Track(t) => self.on_track(t).await,
                 Control::Sync => self.sync().await,
@@ -106,7 +113,10 @@ impl Participant {
     }
 
     fn error(&self, code: ErrorCode, message: impl Into<String>) {
-        let _ = self.out.try_send(ServerMsg::Error { code, message: message.into() });
+        let _ = self.out.try_send(ServerMsg::Error {
+            code,
+            message: message.into(),
+        });
     }
 
     async fn on_client(&mut self, msg: ClientMsg) {
@@ -119,7 +129,10 @@ impl Participant {
                     PcKind::Subscribe => Some(&self.subscribe),
                 };
                 let Some(target) = target else {
-                    return self.error(ErrorCode::BadCandidate, "no publish connection yet: send publish_offer first");
+                    return self.error(
+                        ErrorCode::BadCandidate,
+                        "no publish connection yet: send publish_offer first",
+                    );
                 };
                 let init = RTCIceCandidateInit {
                     candidate: candidate.candidate,
@@ -144,7 +157,9 @@ impl Participant {
             ClientMsg::Ping => {
                 let _ = self.out.send(ServerMsg::Pong).await;
             }
-            ClientMsg::Join { .. } => self.error(ErrorCode::AlreadyJoined, "this socket has joined already"),
+            ClientMsg::Join { .. } => {
+                self.error(ErrorCode::AlreadyJoined, "this socket has joined already")
+            }
             ClientMsg::Leave => {} // handled by the socket task, which sends Close
         }
     }
@@ -152,13 +167,33 @@ impl Participant {
     async fn on_publish_offer(&mut self, sdp: String) {
         let offer = match RTCSessionDescription::offer(sdp) {
             Ok(o) => o,
-            Err(e) => return self.error(ErrorCode::BadSdp, format!("publish offer does not parse: {e}")),
+            Err(e) => {
+                return self.error(
+                    ErrorCode::BadSdp,
+                    format!("publish offer does not parse: {e}"),
+                );
+            }
         };
         if self.publish.is_none() {
-            let handler = Arc::new(PcHandler { kind: PcKind::Publish, ctl: self.ctl.clone() });
-            match engine::new_peer_connection(&self.shared.settings, &self.shared.ports, &self.shared.metrics, handler).await {
+            let handler = Arc::new(PcHandler {
+                kind: PcKind::Publish,
+                ctl: self.ctl.clone(),
+            });
+            match engine::new_peer_connection(
+                &self.shared.settings,
+                &self.shared.ports,
+                &self.shared.metrics,
+                handler,
+            )
+            .await
+            {
                 Ok(pc) => self.publish = Some(pc),
-                Err(e) => return self.error(ErrorCode::Internal, format!("cannot open the publish connection: {e}")),
+                Err(e) => {
+                    return self.error(
+                        ErrorCode::Internal,
+                        format!("cannot open the publish connection: {e}"),
+                    );
+                }
             }
         }
         let pc = &self.publish.as_ref().expect("publish pc").pc;
@@ -167,22 +202,39 @@ impl Participant {
         }
         let answer = match pc.create_answer(None).await {
             Ok(a) => a,
-            Err(e) => return self.error(ErrorCode::BadSdp, format!("cannot answer the publish offer: {e}")),
+            Err(e) => {
+                return self.error(
+                    ErrorCode::BadSdp,
+                    format!("cannot answer the publish offer: {e}"),
+                );
+            }
         };
         let sdp = answer.sdp.clone();
         if let Err(e) = pc.set_local_description(answer).await {
-            return self.error(ErrorCode::Internal, format!("cannot apply the publish answer: {e}"));
+            return self.error(
+                ErrorCode::Internal,
+                format!("cannot apply the publish answer: {e}"),
+            );
         }
         let _ = self.out.send(ServerMsg::PublishAnswer { sdp }).await;
     }
 
     async fn on_subscribe_answer(&mut self, sdp: String) {
         if !self.offer_pending {
-            return self.error(ErrorCode::UnexpectedAnswer, "no subscribe_offer is outstanding");
+            return self.error(
+                ErrorCode::UnexpectedAnswer,
+                "no subscribe_offer is outstanding",
+            );
         }
+        tracing::debug!(site = %self.site_id, %sdp, "subscribe answer");
         let answer = match RTCSessionDescription::answer(sdp) {
             Ok(a) => a,
-            Err(e) => return self.error(ErrorCode::BadSdp, format!("subscribe answer does not parse: {e}")),
+            Err(e) => {
+                return self.error(
+                    ErrorCode::BadSdp,
+                    format!("subscribe answer does not parse: {e}"),
+                );
+            }
         };
         if let Err(e) = self.subscribe.pc.set_remote_description(answer).await {
             return self.error(ErrorCode::BadSdp, format!("subscribe answer refused: {e}"));
@@ -202,7 +254,13 @@ impl Participant {
             RtpCodecKind::Video => MediaKind::Video,
             _ => return,
         };
-        let Some(ssrc) = remote.ssrcs().await.first().copied() else {
+        let ssrcs = remote.ssrcs().await;
+        let codec = remote
+            .codec(ssrcs.first().copied().unwrap_or(0))
+            .await
+            .map(|c| c.mime_type);
+        tracing::info!(site = %self.site_id, ?kind, ?ssrcs, ?codec, "publisher track");
+        let Some(ssrc) = ssrcs.first().copied() else {
             return tracing::warn!(site = %self.site_id, "published track without SSRC ignored");
         };
         // One track per kind: a new one replaces the old (e.g. a renegotiated camera).
@@ -228,7 +286,11 @@ impl Participant {
             if let Some(t) = weak.upgrade() {
                 room.unpublish(&t);
             }
-            shared.emit(super::SfuEvent::TrackEnded { session_id, site_id, kind });
+            shared.emit(super::SfuEvent::TrackEnded {
+                session_id,
+                site_id,
+                kind,
+            });
         });
         self.own.push(track.clone());
         self.room.publish(track);
@@ -263,7 +325,11 @@ impl Participant {
         }
         for track in wanted {
             let key = (track.owner, track.kind);
-            if self.down.get(&key).is_some_and(|dt| Arc::ptr_eq(&dt.published, &track)) {
+            if self
+                .down
+                .get(&key)
+                .is_some_and(|dt| Arc::ptr_eq(&dt.published, &track))
+            {
                 continue;
             }
             match self.add_down_track(&track).await {
@@ -271,7 +337,9 @@ impl Participant {
                     self.down.insert(key, dt);
                     changed = true;
                 }
-                Err(e) => tracing::warn!(site = %self.site_id, "cannot forward {}: {e}", track.track_id),
+                Err(e) => {
+                    tracing::warn!(site = %self.site_id, "cannot forward {}: {e}", track.track_id)
+                }
             }
         }
         if changed {
@@ -279,7 +347,10 @@ impl Participant {
         }
     }
 
-    async fn add_down_track(&self, track: &Arc<PublishedTrack>) -> Result<DownTrack, webrtc::error::Error> {
+    async fn add_down_track(
+        &self,
+        track: &Arc<PublishedTrack>,
+    ) -> Result<DownTrack, webrtc::error::Error> {
         let kind = match track.kind {
             MediaKind::Audio => RtpCodecKind::Audio,
             MediaKind::Video => RtpCodecKind::Video,
@@ -291,12 +362,19 @@ impl Participant {
             format!("{} ({})", track.site_name, kind),
             kind,
             vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
                 codec: engine::codec(kind),
                 ..Default::default()
             }],
         )));
-        let sender = self.subscribe.pc.add_track(local.clone() as Arc<dyn TrackLocal>).await?;
+        let sender = self
+            .subscribe
+            .pc
+            .add_track(local.clone() as Arc<dyn TrackLocal>)
+            .await?;
         Ok(DownTrack::start(
             self.id,
             track.clone(),
@@ -310,11 +388,20 @@ impl Participant {
     async fn offer(&mut self) {
         let offer = match self.subscribe.pc.create_offer(None).await {
             Ok(o) => o,
-            Err(e) => return self.error(ErrorCode::Internal, format!("cannot create the subscribe offer: {e}")),
+            Err(e) => {
+                return self.error(
+                    ErrorCode::Internal,
+                    format!("cannot create the subscribe offer: {e}"),
+                );
+            }
         };
         let sdp = offer.sdp.clone();
+        tracing::debug!(site = %self.site_id, %sdp, "subscribe offer");
         if let Err(e) = self.subscribe.pc.set_local_description(offer).await {
-            return self.error(ErrorCode::Internal, format!("cannot apply the subscribe offer: {e}"));
+            return self.error(
+                ErrorCode::Internal,
+                format!("cannot apply the subscribe offer: {e}"),
+            );
         }
         self.offer_pending = true;
         let _ = self.out.send(ServerMsg::SubscribeOffer { sdp }).await;
@@ -322,7 +409,10 @@ impl Participant {
 
     async fn leave(mut self, reason: LeaveReason) {
         if reason == LeaveReason::Replaced {
-            self.error(ErrorCode::Replaced, "this site joined from another connection");
+            self.error(
+                ErrorCode::Replaced,
+                "this site joined from another connection",
+            );
         }
         for track in std::mem::take(&mut self.own) {
             track.cancel.cancel();
@@ -345,5 +435,8 @@ impl Participant {
 
 /// The gauges a participant holds while it exists.
 pub fn gauges(shared: &Shared) -> (Gauge, Gauge) {
-    (shared.metrics.hold(Kind::Participant), shared.metrics.hold(Kind::Task))
+    (
+        shared.metrics.hold(Kind::Participant),
+        shared.metrics.hold(Kind::Task),
+    )
 }

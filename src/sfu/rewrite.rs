@@ -42,8 +42,17 @@ fn seq_after(a: u16, b: u16) -> bool {
 
 impl Rewriter {
     pub fn new(out_ssrc: u32, out_pt: u8, clock_rate: u32) -> Self {
-        let switch_ts_step = if clock_rate >= 90_000 { 3000 } else { clock_rate / 50 };
-        Rewriter { out_ssrc, out_pt, switch_ts_step, state: None }
+        let switch_ts_step = if clock_rate >= 90_000 {
+            3000
+        } else {
+            clock_rate / 50
+        };
+        Rewriter {
+            out_ssrc,
+            out_pt,
+            switch_ts_step,
+            state: None,
+        }
     }
 
     /// Maps one packet. `None` means drop it: a late packet of a source already switched away from.
@@ -102,7 +111,15 @@ mod tests {
     fn first_source_passes_numbers_through_with_new_ssrc_and_pt() {
         let mut r = Rewriter::new(42, 96, 90_000);
         let a = r.rewrite(7, 100, 5000).unwrap();
-        assert_eq!(a, Rewritten { ssrc: 42, payload_type: 96, sequence_number: 100, timestamp: 5000 });
+        assert_eq!(
+            a,
+            Rewritten {
+                ssrc: 42,
+                payload_type: 96,
+                sequence_number: 100,
+                timestamp: 5000
+            }
+        );
         let b = r.rewrite(7, 101, 8000).unwrap();
         assert_eq!((b.sequence_number, b.timestamp), (101, 8000));
     }

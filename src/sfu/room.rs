@@ -58,7 +58,11 @@ pub struct Room {
 
 impl Room {
     pub fn new(session_id: String, title: String) -> Self {
-        Room { session_id, title, inner: Mutex::new(Inner::default()) }
+        Room {
+            session_id,
+            title,
+            inner: Mutex::new(Inner::default()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -68,16 +72,28 @@ impl Room {
     /// Adds a member. Under the room lock, so that nothing can come between: the new member is
     /// sent `welcome(peers)` and one `track_published` per live track of the other sites, and
     /// the others are told it joined. Returns the member of the same site it replaces, if any.
-    pub fn add(&self, member: Member, welcome: impl FnOnce(Vec<PeerInfo>) -> ServerMsg) -> Option<Member> {
+    pub fn add(
+        &self,
+        member: Member,
+        welcome: impl FnOnce(Vec<PeerInfo>) -> ServerMsg,
+    ) -> Option<Member> {
         let mut inner = self.lock();
-        let replaced = inner.members.values().find(|m| m.site_id == member.site_id).cloned();
+        let replaced = inner
+            .members
+            .values()
+            .find(|m| m.site_id == member.site_id)
+            .cloned();
         let peers = inner
             .members
             .values()
             .filter(|m| m.site_id != member.site_id)
             .map(Member::info)
             .collect();
-        for m in inner.members.values().filter(|m| m.site_id != member.site_id) {
+        for m in inner
+            .members
+            .values()
+            .filter(|m| m.site_id != member.site_id)
+        {
             m.send(ServerMsg::ParticipantJoined {
                 participant_id: member.id.to_string(),
                 site_id: member.site_id.clone(),
@@ -120,13 +136,22 @@ impl Room {
         let Some(site) = inner.members.get(&subscriber).map(|m| m.site_id.clone()) else {
             return Vec::new();
         };
-        inner.tracks.iter().filter(|t| t.site_id != site).cloned().collect()
+        inner
+            .tracks
+            .iter()
+            .filter(|t| t.site_id != site)
+            .cloned()
+            .collect()
     }
 
     /// Makes a track live: announces it, then asks every other member to subscribe.
     pub fn publish(&self, track: Arc<PublishedTrack>) {
         let mut inner = self.lock();
-        for m in inner.members.values().filter(|m| m.site_id != track.site_id) {
+        for m in inner
+            .members
+            .values()
+            .filter(|m| m.site_id != track.site_id)
+        {
             m.send(announce(&track));
             let _ = m.ctl.try_send(Control::Sync);
         }
@@ -141,7 +166,11 @@ impl Room {
         if inner.tracks.len() == before {
             return;
         }
-        for m in inner.members.values().filter(|m| m.site_id != track.site_id) {
+        for m in inner
+            .members
+            .values()
+            .filter(|m| m.site_id != track.site_id)
+        {
             m.send(ServerMsg::TrackEnded {
                 participant_id: track.owner.to_string(),
                 site_id: track.site_id.clone(),
@@ -156,7 +185,9 @@ impl Room {
     /// Records a member's own mute / camera-off and tells the others.
     pub fn set_muted(&self, id: Uuid, kind: MediaKind, muted: bool) {
         let mut inner = self.lock();
-        let Some(me) = inner.members.get_mut(&id) else { return };
+        let Some(me) = inner.members.get_mut(&id) else {
+            return;
+        };
         match kind {
             MediaKind::Audio => me.audio_muted = muted,
             MediaKind::Video => me.video_muted = muted,

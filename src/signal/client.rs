@@ -3,14 +3,16 @@
 //! every other site's tracks. [`Signaling`] is the bare WebSocket half, for tests that speak the
 //! protocol (or break it) by hand.
 
-use super::protocol::{Candidate, ClientMsg, MediaKind, PcKind, PROTOCOL_VERSION, ServerMsg};
+use super::protocol::{Candidate, ClientMsg, MediaKind, PROTOCOL_VERSION, PcKind, ServerMsg};
 use crate::sfu::engine;
 use futures_util::{SinkExt, StreamExt};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::rtp;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -20,7 +22,9 @@ use tokio_tungstenite::tungstenite::Message;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::{PeerConnection, PeerConnectionEventHandler, RTCPeerConnectionIceEvent};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionEventHandler, RTCPeerConnectionIceEvent,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -29,7 +33,10 @@ pub enum ClientError {
     #[error("peer connection: {0}")]
     WebRtc(#[from] webrtc::error::Error),
     #[error("server error {code:?}: {message}")]
-    Server { code: super::protocol::ErrorCode, message: String },
+    Server {
+        code: super::protocol::ErrorCode,
+        message: String,
+    },
     #[error("unexpected: {0}")]
     Protocol(String),
     #[error("timed out waiting for {0}")]
@@ -46,7 +53,9 @@ pub enum Incoming {
 
 /// The WebSocket half alone.
 pub struct Signaling {
-    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
 }
 
 impl Signaling {
@@ -56,7 +65,8 @@ impl Signaling {
     }
 
     pub async fn send(&mut self, msg: &ClientMsg) -> Result<(), ClientError> {
-        self.send_text(serde_json::to_string(msg).expect("client messages serialize")).await
+        self.send_text(serde_json::to_string(msg).expect("client messages serialize"))
+            .await
     }
 
     pub async fn send_text(&mut self, text: String) -> Result<(), ClientError> {
@@ -75,7 +85,9 @@ impl Signaling {
                     Ok(m) => return Incoming::Msg(m),
                     Err(e) => tracing::warn!("unreadable server message {t}: {e}"),
                 },
-                Some(Ok(Message::Close(frame))) => return Incoming::Closed(frame.map(|f| f.code.into())),
+                Some(Ok(Message::Close(frame))) => {
+                    return Incoming::Closed(frame.map(|f| f.code.into()));
+                }
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return Incoming::Closed(None),
             }
@@ -84,7 +96,9 @@ impl Signaling {
 
     /// The next message within `timeout`.
     pub async fn recv_timeout(&mut self, timeout: Duration) -> Result<Incoming, ClientError> {
-        tokio::time::timeout(timeout, self.recv()).await.map_err(|_| ClientError::Timeout("a server message"))
+        tokio::time::timeout(timeout, self.recv())
+            .await
+            .map_err(|_| ClientError::Timeout("a server message"))
     }
 }
 
@@ -115,7 +129,13 @@ impl PeerConnectionEventHandler for Handler {
                 sdp_mline_index: init.sdp_mline_index,
                 username_fragment: init.username_fragment,
             };
-            let _ = self.ws_tx.send(ClientMsg::IceCandidate { pc: self.kind, candidate }).await;
+            let _ = self
+                .ws_tx
+                .send(ClientMsg::IceCandidate {
+                    pc: self.kind,
+                    candidate,
+                })
+                .await;
         }
     }
 
@@ -128,11 +148,21 @@ impl PeerConnectionEventHandler for Handler {
         tokio::spawn(async move {
             let stream_id = track.stream_id().await;
             let track_id = track.track_id().await;
-            let kind = if track.kind().await == RtpCodecKind::Audio { MediaKind::Audio } else { MediaKind::Video };
+            let kind = if track.kind().await == RtpCodecKind::Audio {
+                MediaKind::Audio
+            } else {
+                MediaKind::Video
+            };
             while let Some(event) = track.poll().await {
                 match event {
                     TrackRemoteEvent::OnRtpPacket(packet) => {
-                        let r = Received { stream_id: stream_id.clone(), track_id: track_id.clone(), kind, packet, at: Instant::now() };
+                        let r = Received {
+                            stream_id: stream_id.clone(),
+                            track_id: track_id.clone(),
+                            kind,
+                            packet,
+                            at: Instant::now(),
+                        };
                         if received.try_send(r).is_err() {
                             dropped.fetch_add(1, Relaxed);
                         }
@@ -174,15 +204,31 @@ pub struct SiteClient {
 impl SiteClient {
     /// Connects to `ws_url` (`ws://host:port/ws`), joins with `token` and publishes audio + video.
     /// Local sockets bind to `bind_ip`.
-    pub async fn join(ws_url: &str, token: &str, bind_ip: std::net::IpAddr) -> Result<Self, ClientError> {
+    pub async fn join(
+        ws_url: &str,
+        token: &str,
+        bind_ip: std::net::IpAddr,
+    ) -> Result<Self, ClientError> {
         let mut sig = Signaling::connect(ws_url).await?;
-        sig.send(&ClientMsg::Join { v: PROTOCOL_VERSION, token: token.to_string() }).await?;
+        sig.send(&ClientMsg::Join {
+            v: PROTOCOL_VERSION,
+            token: token.to_string(),
+        })
+        .await?;
         let joined = match sig.recv_timeout(Duration::from_secs(10)).await? {
             Incoming::Msg(m @ ServerMsg::Joined { .. }) => m,
-            Incoming::Msg(ServerMsg::Error { code, message }) => return Err(ClientError::Server { code, message }),
-            other => return Err(ClientError::Protocol(format!("expected joined, got {other:?}"))),
+            Incoming::Msg(ServerMsg::Error { code, message }) => {
+                return Err(ClientError::Server { code, message });
+            }
+            other => {
+                return Err(ClientError::Protocol(format!(
+                    "expected joined, got {other:?}"
+                )));
+            }
         };
-        let ServerMsg::Joined { participant_id, .. } = &joined else { unreachable!() };
+        let ServerMsg::Joined { participant_id, .. } = &joined else {
+            unreachable!()
+        };
         let participant_id = participant_id.clone();
 
         let (ws_tx, mut ws_rx) = mpsc::channel::<ClientMsg>(256);
@@ -190,8 +236,12 @@ impl SiteClient {
         let dropped = Arc::new(AtomicU64::new(0));
         let addr = SocketAddr::new(bind_ip, 0);
         let handler = |kind| {
-            Arc::new(Handler { kind, ws_tx: ws_tx.clone(), received: received_tx.clone(), dropped: dropped.clone() })
-                as Arc<dyn PeerConnectionEventHandler>
+            Arc::new(Handler {
+                kind,
+                ws_tx: ws_tx.clone(),
+                received: received_tx.clone(),
+                dropped: dropped.clone(),
+            }) as Arc<dyn PeerConnectionEventHandler>
         };
         let publish = engine::build(addr, &[], handler(PcKind::Publish)).await?;
         let subscribe = engine::build(addr, &[], handler(PcKind::Subscribe)).await?;
@@ -201,7 +251,9 @@ impl SiteClient {
         // The offer is queued before gathering starts, so no candidate can precede it.
         let offer = publish.create_offer(None).await?;
         ws_tx
-            .send(ClientMsg::PublishOffer { sdp: offer.sdp.clone() })
+            .send(ClientMsg::PublishOffer {
+                sdp: offer.sdp.clone(),
+            })
             .await
             .map_err(|_| ClientError::Protocol("socket closed".into()))?;
         publish.set_local_description(offer).await?;
@@ -225,7 +277,13 @@ impl SiteClient {
             }
             let _ = sink.close().await;
         });
-        let reader = tokio::spawn(Self::read_loop(stream_ws, publish.clone(), subscribe.clone(), ws_tx.clone(), msg_tx));
+        let reader = tokio::spawn(Self::read_loop(
+            stream_ws,
+            publish.clone(),
+            subscribe.clone(),
+            ws_tx.clone(),
+            msg_tx,
+        ));
         Ok(SiteClient {
             participant_id,
             joined,
@@ -241,7 +299,11 @@ impl SiteClient {
         })
     }
 
-    async fn add_track(pc: &Arc<dyn PeerConnection>, kind: RtpCodecKind, stream: &str) -> Result<Outgoing, ClientError> {
+    async fn add_track(
+        pc: &Arc<dyn PeerConnection>,
+        kind: RtpCodecKind,
+        stream: &str,
+    ) -> Result<Outgoing, ClientError> {
         let ssrc: u32 = rand::random();
         let codec = engine::codec(kind);
         let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
@@ -250,20 +312,36 @@ impl SiteClient {
             format!("{kind}"),
             kind,
             vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
                 codec: codec.clone(),
                 ..Default::default()
             }],
         )));
         pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
-        let ts_step = if kind == RtpCodecKind::Audio { 960 } else { 3000 };
-        Ok(Outgoing { track, ssrc, pt: engine::payload_type(kind), seq: rand::random(), ts: rand::random(), ts_step })
+        let ts_step = if kind == RtpCodecKind::Audio {
+            960
+        } else {
+            3000
+        };
+        Ok(Outgoing {
+            track,
+            ssrc,
+            pt: engine::payload_type(kind),
+            seq: rand::random(),
+            ts: rand::random(),
+            ts_step,
+        })
     }
 
     /// Applies the server's SDP and candidates in order; passes every message on to `messages`.
     async fn read_loop(
         mut stream: futures_util::stream::SplitStream<
-            tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+            tokio_tungstenite::WebSocketStream<
+                tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+            >,
         >,
         publish: Arc<dyn PeerConnection>,
         subscribe: Arc<dyn PeerConnection>,
@@ -272,20 +350,34 @@ impl SiteClient {
     ) {
         while let Some(Ok(frame)) = stream.next().await {
             let Message::Text(text) = frame else { continue };
-            let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) else { continue };
+            let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) else {
+                continue;
+            };
             let result: Result<(), ClientError> = async {
                 match &msg {
                     ServerMsg::PublishAnswer { sdp } => {
-                        publish.set_remote_description(RTCSessionDescription::answer(sdp.clone())?).await?;
+                        publish
+                            .set_remote_description(RTCSessionDescription::answer(sdp.clone())?)
+                            .await?;
                     }
                     ServerMsg::SubscribeOffer { sdp } => {
-                        subscribe.set_remote_description(RTCSessionDescription::offer(sdp.clone())?).await?;
+                        subscribe
+                            .set_remote_description(RTCSessionDescription::offer(sdp.clone())?)
+                            .await?;
                         let answer = subscribe.create_answer(None).await?;
-                        let _ = ws_tx.send(ClientMsg::SubscribeAnswer { sdp: answer.sdp.clone() }).await;
+                        let _ = ws_tx
+                            .send(ClientMsg::SubscribeAnswer {
+                                sdp: answer.sdp.clone(),
+                            })
+                            .await;
                         subscribe.set_local_description(answer).await?;
                     }
                     ServerMsg::IceCandidate { pc, candidate } => {
-                        let target = if *pc == PcKind::Publish { &publish } else { &subscribe };
+                        let target = if *pc == PcKind::Publish {
+                            &publish
+                        } else {
+                            &subscribe
+                        };
                         target
                             .add_ice_candidate(RTCIceCandidateInit {
                                 candidate: candidate.candidate.clone(),
@@ -311,7 +403,11 @@ impl SiteClient {
     /// Sends one RTP packet on the audio or video track (sequence and timestamp advance by one
     /// packet / frame). Fails until the publish connection is negotiated.
     pub async fn send(&self, kind: MediaKind, payload: bytes::Bytes) -> Result<(), ClientError> {
-        let out = if kind == MediaKind::Audio { &self.audio } else { &self.video };
+        let out = if kind == MediaKind::Audio {
+            &self.audio
+        } else {
+            &self.video
+        };
         let (track, packet) = {
             let mut o = out.lock().await;
             o.seq = o.seq.wrapping_add(1);
@@ -335,7 +431,10 @@ impl SiteClient {
 
     /// The next packet received from another site.
     pub async fn recv_packet(&mut self, timeout: Duration) -> Option<Received> {
-        tokio::time::timeout(timeout, self.received.recv()).await.ok().flatten()
+        tokio::time::timeout(timeout, self.received.recv())
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Packets already received, without waiting.
@@ -345,7 +444,10 @@ impl SiteClient {
 
     /// The next signaling message (after `joined`).
     pub async fn next_message(&mut self, timeout: Duration) -> Option<ServerMsg> {
-        tokio::time::timeout(timeout, self.messages.recv()).await.ok().flatten()
+        tokio::time::timeout(timeout, self.messages.recv())
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Sends a protocol message as is.
@@ -359,7 +461,12 @@ impl SiteClient {
         let _ = self.publish.close().await;
         let _ = self.subscribe.close().await;
         for t in &self.tasks[..1] {
-            let _ = tokio::time::timeout(Duration::from_secs(2), async { while !t.is_finished() { tokio::time::sleep(Duration::from_millis(10)).await } }).await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                while !t.is_finished() {
+                    tokio::time::sleep(Duration::from_millis(10)).await
+                }
+            })
+            .await;
         }
         for t in self.tasks {
             t.abort();

@@ -3,7 +3,10 @@
 //! hands the joined site's messages to its participant. A writer task serialises what the server
 //! sends; an error whose code closes the connection is followed by a close frame.
 
-use super::protocol::{ClientMsg, ErrorCode, LeaveReason, MAX_FRAME_BYTES, PROTOCOL_VERSION, ServerMsg, SessionRef, SiteRef, decode_client};
+use super::protocol::{
+    ClientMsg, ErrorCode, LeaveReason, MAX_FRAME_BYTES, PROTOCOL_VERSION, ServerMsg, SessionRef,
+    SiteRef, decode_client,
+};
 use crate::app::AppState;
 use crate::metrics::Kind;
 use crate::schedule::{self, ScheduleError};
@@ -20,7 +23,9 @@ pub async fn serve(socket: WebSocket, app: AppState) {
     let writer = tokio::spawn(async move {
         while let Some(msg) = out_rx.recv().await {
             let close = match &msg {
-                ServerMsg::Error { code, message } => code.close_code().map(|c| (c, message.clone())),
+                ServerMsg::Error { code, message } => {
+                    code.close_code().map(|c| (c, message.clone()))
+                }
                 _ => None,
             };
             let text = serde_json::to_string(&msg).expect("server messages serialize");
@@ -29,7 +34,12 @@ pub async fn serve(socket: WebSocket, app: AppState) {
             }
             if let Some((code, reason)) = close {
                 let reason: String = reason.chars().take(100).collect();
-                let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason) }))).await;
+                let _ = sink
+                    .send(Message::Close(Some(CloseFrame {
+                        code,
+                        reason: Utf8Bytes::from(reason),
+                    })))
+                    .await;
                 return;
             }
         }
@@ -46,7 +56,12 @@ pub async fn serve(socket: WebSocket, app: AppState) {
         let text = match frame {
             Some(Ok(Message::Text(t))) => t,
             Some(Ok(Message::Binary(_))) => {
-                send_error(&out, ErrorCode::BadMessage, "binary frames are not part of the protocol").await;
+                send_error(
+                    &out,
+                    ErrorCode::BadMessage,
+                    "binary frames are not part of the protocol",
+                )
+                .await;
                 continue;
             }
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
@@ -57,7 +72,12 @@ pub async fn serve(socket: WebSocket, app: AppState) {
             }
         };
         if text.len() > MAX_FRAME_BYTES {
-            send_error(&out, ErrorCode::FrameTooLarge, format!("frame of {} bytes exceeds {MAX_FRAME_BYTES}", text.len())).await;
+            send_error(
+                &out,
+                ErrorCode::FrameTooLarge,
+                format!("frame of {} bytes exceeds {MAX_FRAME_BYTES}", text.len()),
+            )
+            .await;
             continue; // the writer closes after this error
         }
         let msg = match decode_client(&text) {
@@ -73,7 +93,12 @@ pub async fn serve(socket: WebSocket, app: AppState) {
             }
             (None, ClientMsg::Join { v, token }) => {
                 if v != PROTOCOL_VERSION {
-                    send_error(&out, ErrorCode::UnsupportedVersion, format!("protocol version {v} is not supported (use {PROTOCOL_VERSION})")).await;
+                    send_error(
+                        &out,
+                        ErrorCode::UnsupportedVersion,
+                        format!("protocol version {v} is not supported (use {PROTOCOL_VERSION})"),
+                    )
+                    .await;
                     continue;
                 }
                 match join(&app, &token, out.clone()).await {
@@ -82,7 +107,14 @@ pub async fn serve(socket: WebSocket, app: AppState) {
                 }
             }
             (None, _) => send_error(&out, ErrorCode::NotJoined, "send join first").await,
-            (Some(_), ClientMsg::Join { .. }) => send_error(&out, ErrorCode::AlreadyJoined, "this socket has joined already").await,
+            (Some(_), ClientMsg::Join { .. }) => {
+                send_error(
+                    &out,
+                    ErrorCode::AlreadyJoined,
+                    "this socket has joined already",
+                )
+                .await
+            }
             (Some(_), ClientMsg::Leave) => {
                 reason = LeaveReason::Leave;
                 break;
@@ -98,24 +130,43 @@ pub async fn serve(socket: WebSocket, app: AppState) {
 }
 
 async fn send_error(out: &mpsc::Sender<ServerMsg>, code: ErrorCode, message: impl Into<String>) {
-    let _ = out.send(ServerMsg::Error { code, message: message.into() }).await;
+    let _ = out
+        .send(ServerMsg::Error {
+            code,
+            message: message.into(),
+        })
+        .await;
 }
 
-async fn join(app: &AppState, token: &str, out: mpsc::Sender<ServerMsg>) -> Result<ParticipantHandle, (ErrorCode, String)> {
-    let info = schedule::resolve_join(&app.pool, &app.token_key, token).await.map_err(|e| {
-        let code = match &e {
-            ScheduleError::Token(crate::auth::TokenError::Expired) => ErrorCode::TokenExpired,
-            ScheduleError::Token(_) => ErrorCode::InvalidToken,
-            ScheduleError::SessionNotFound(_) => ErrorCode::SessionNotFound,
-            ScheduleError::NotInvited { .. } | ScheduleError::UnknownSite(_) => ErrorCode::SiteNotInvited,
-            _ => ErrorCode::Internal,
-        };
-        (code, e.to_string())
-    })?;
+async fn join(
+    app: &AppState,
+    token: &str,
+    out: mpsc::Sender<ServerMsg>,
+) -> Result<ParticipantHandle, (ErrorCode, String)> {
+    let info = schedule::resolve_join(&app.pool, &app.token_key, token)
+        .await
+        .map_err(|e| {
+            let code = match &e {
+                ScheduleError::Token(crate::auth::TokenError::Expired) => ErrorCode::TokenExpired,
+                ScheduleError::Token(_) => ErrorCode::InvalidToken,
+                ScheduleError::SessionNotFound(_) => ErrorCode::SessionNotFound,
+                ScheduleError::NotInvited { .. } | ScheduleError::UnknownSite(_) => {
+                    ErrorCode::SiteNotInvited
+                }
+                _ => ErrorCode::Internal,
+            };
+            (code, e.to_string())
+        })?;
     app.sfu
         .join(
-            SessionRef { id: info.session.id, title: info.session.title },
-            SiteRef { id: info.site.id, name: info.site.name },
+            SessionRef {
+                id: info.session.id,
+                title: info.session.title,
+            },
+            SiteRef {
+                id: info.site.id,
+                name: info.site.name,
+            },
             out,
         )
         .await

@@ -97,11 +97,26 @@ pub enum ServerMsg {
         site: SiteRef,
         peers: Vec<PeerInfo>,
     },
-    PublishAnswer { sdp: String },
-    SubscribeOffer { sdp: String },
-    IceCandidate { pc: PcKind, candidate: Candidate },
-    ParticipantJoined { participant_id: String, site_id: String, site_name: String },
-    ParticipantLeft { participant_id: String, site_id: String, reason: LeaveReason },
+    PublishAnswer {
+        sdp: String,
+    },
+    SubscribeOffer {
+        sdp: String,
+    },
+    IceCandidate {
+        pc: PcKind,
+        candidate: Candidate,
+    },
+    ParticipantJoined {
+        participant_id: String,
+        site_id: String,
+        site_name: String,
+    },
+    ParticipantLeft {
+        participant_id: String,
+        site_id: String,
+        reason: LeaveReason,
+    },
     TrackPublished {
         participant_id: String,
         site_id: String,
@@ -117,9 +132,17 @@ pub enum ServerMsg {
         stream_id: String,
         track_id: String,
     },
-    MuteChanged { participant_id: String, site_id: String, kind: MediaKind, muted: bool },
+    MuteChanged {
+        participant_id: String,
+        site_id: String,
+        kind: MediaKind,
+        muted: bool,
+    },
     Pong,
-    Error { code: ErrorCode, message: String },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 /// Stable error codes (docs/protocol.md lists what each means and whether it closes).
@@ -168,9 +191,10 @@ pub fn decode_client(text: &str) -> Result<ClientMsg, (ErrorCode, String)> {
                 .ok()
                 .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned));
             match ty {
-                Some(t) if !KNOWN_CLIENT_TYPES.contains(&t.as_str()) => {
-                    Err((ErrorCode::UnknownType, format!("unknown message type {t:?}")))
-                }
+                Some(t) if !KNOWN_CLIENT_TYPES.contains(&t.as_str()) => Err((
+                    ErrorCode::UnknownType,
+                    format!("unknown message type {t:?}"),
+                )),
                 _ => Err((ErrorCode::BadJson, format!("malformed message: {err}"))),
             }
         }
@@ -194,26 +218,54 @@ mod tests {
     #[test]
     fn client_messages_round_trip_with_documented_shapes() {
         let m = decode_client(r#"{"type":"join","v":1,"token":"abc"}"#).unwrap();
-        assert_eq!(m, ClientMsg::Join { v: 1, token: "abc".into() });
+        assert_eq!(
+            m,
+            ClientMsg::Join {
+                v: 1,
+                token: "abc".into()
+            }
+        );
         let m = decode_client(
             r#"{"type":"ice_candidate","pc":"subscribe","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 5 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":null}}"#,
         )
         .unwrap();
-        assert!(matches!(m, ClientMsg::IceCandidate { pc: PcKind::Subscribe, .. }));
-        assert_eq!(decode_client(r#"{"type":"ping"}"#).unwrap(), ClientMsg::Ping);
+        assert!(matches!(
+            m,
+            ClientMsg::IceCandidate {
+                pc: PcKind::Subscribe,
+                ..
+            }
+        ));
+        assert_eq!(
+            decode_client(r#"{"type":"ping"}"#).unwrap(),
+            ClientMsg::Ping
+        );
     }
 
     #[test]
     fn unknown_and_malformed_are_told_apart() {
-        assert_eq!(decode_client(r#"{"type":"dance"}"#).unwrap_err().0, ErrorCode::UnknownType);
-        assert_eq!(decode_client("{not json").unwrap_err().0, ErrorCode::BadJson);
-        assert_eq!(decode_client(r#"{"type":"join","v":"one"}"#).unwrap_err().0, ErrorCode::BadJson);
+        assert_eq!(
+            decode_client(r#"{"type":"dance"}"#).unwrap_err().0,
+            ErrorCode::UnknownType
+        );
+        assert_eq!(
+            decode_client("{not json").unwrap_err().0,
+            ErrorCode::BadJson
+        );
+        assert_eq!(
+            decode_client(r#"{"type":"join","v":"one"}"#).unwrap_err().0,
+            ErrorCode::BadJson
+        );
         assert_eq!(decode_client(r#"[1,2]"#).unwrap_err().0, ErrorCode::BadJson);
     }
 
     #[test]
     fn server_messages_are_tagged() {
-        let s = serde_json::to_string(&ServerMsg::Error { code: ErrorCode::BadSdp, message: "x".into() }).unwrap();
+        let s = serde_json::to_string(&ServerMsg::Error {
+            code: ErrorCode::BadSdp,
+            message: "x".into(),
+        })
+        .unwrap();
         assert_eq!(s, r#"{"type":"error","code":"bad_sdp","message":"x"}"#);
         let s = serde_json::to_string(&ServerMsg::Pong).unwrap();
         assert_eq!(s, r#"{"type":"pong"}"#);

@@ -14,18 +14,32 @@ pub struct TestServer {
 }
 
 pub fn test_config(dir: &Path) -> Config {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")).unwrap();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml"))
+        .unwrap();
     let env = [
         ("GIAOBAN_HTTP_ADDR", "127.0.0.1:0".to_string()),
         ("GIAOBAN_DATA_DIR", dir.display().to_string()),
         ("GIAOBAN_MEDIA_PORT_MIN", "0".to_string()),
         ("GIAOBAN_MEDIA_PORT_MAX", "0".to_string()),
     ];
-    Config::from_toml_str(&text, Path::new("default.toml"), env.into_iter().map(|(k, v)| (k.to_string(), v))).unwrap()
+    Config::from_toml_str(
+        &text,
+        Path::new("default.toml"),
+        env.into_iter().map(|(k, v)| (k.to_string(), v)),
+    )
+    .unwrap()
 }
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        if std::env::var_os("GIAOBAN_TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(
+                    std::env::var("GIAOBAN_TEST_LOG").unwrap(),
+                ))
+                .with_test_writer()
+                .try_init();
+        }
         let dir = tempfile::tempdir().unwrap();
         let running = giaoban::app::start(test_config(dir.path())).await.unwrap();
         TestServer { running, dir }
@@ -56,7 +70,12 @@ impl TestServer {
     }
 
     /// Waits until `pred` holds for the stats, or panics with the last value.
-    pub async fn wait_stats(&self, what: &str, timeout: Duration, pred: impl Fn(&giaoban::metrics::Snapshot) -> bool) {
+    pub async fn wait_stats(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&giaoban::metrics::Snapshot) -> bool,
+    ) {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let s = self.stats();
