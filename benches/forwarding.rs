@@ -90,7 +90,7 @@ async fn run(n: usize, video_pps: u64, seconds: u64) {
         .env("GIAOBAN_DATA_DIR", dir.path())
         .env("GIAOBAN_MEDIA_PORT_MIN", "0")
         .env("GIAOBAN_MEDIA_PORT_MAX", "0")
-        .env("GIAOBAN_LOG", "warn")
+        .env("GIAOBAN_LOG", "error")
         .stdout(Stdio::null())
         .spawn()
         .expect("start the server");

@@ -69,13 +69,15 @@ enum SessionCommand {
     },
 }
 
+/// Our own events at info; the WebRTC stack only when it fails (its warnings are per packet).
+const DEFAULT_LOG: &str = "warn,giaoban=info,webrtc=error,rtc=error,rtc_ice=error,rtc_dtls=error,rtc_srtp=error,rtc_sctp=error";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GIAOBAN_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,webrtc=warn,rtc=warn")
-            }),
+            tracing_subscriber::EnvFilter::try_from_env("GIAOBAN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG)),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -141,6 +141,15 @@ async fn three_sites_exchange_audio_and_video_then_one_rejoins() {
     let seen = exchange(&mut clients, &indexes, 100, 1000).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_all_received_in_order(&seen, &indexes, 80);
+    // Every video publisher was asked for a keyframe when its subscribers started.
+    for (i, c) in clients.iter().enumerate() {
+        assert!(
+            c.keyframe_requests
+                .load(std::sync::atomic::Ordering::Relaxed)
+                > 0,
+            "site {i} got no keyframe request"
+        );
+    }
 
     // Site 1 leaves and rejoins with the same link.
     let leaving = clients.remove(1);
@@ -188,4 +197,91 @@ async fn three_sites_exchange_audio_and_video_then_one_rejoins() {
         })
         .await;
     server.running.stop().await;
+}
+
+/// A site stops its camera mid-session: the others are told the track ended, and its audio and
+/// every other site's media keep flowing without a gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_track_ending_mid_session_leaves_the_others_flowing() {
+    let server = TestServer::start().await;
+    let session = server.create_session(HOST, &SITES[..2]).await;
+    let mut clients = Vec::new();
+    for s in [HOST, SITES[0], SITES[1]] {
+        clients.push(
+            SiteClient::join(&server.ws_url(), &token(&session.links[s]), LOCAL)
+                .await
+                .unwrap(),
+        );
+    }
+    let indexes = [0u8, 1, 2];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen = exchange(&mut clients, &indexes, 20, 0).await;
+        if seen.iter().enumerate().all(|(r, m)| {
+            indexes
+                .iter()
+                .filter(|&&s| s != indexes[r])
+                .all(|&s| m.contains_key(&(s, 0)) && m.contains_key(&(s, 1)))
+        }) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "media did not start: {seen:?}"
+        );
+    }
+    // Drain the signaling so far, then site 1 turns its camera off for good.
+    for c in clients.iter_mut() {
+        while c.next_message(Duration::from_millis(50)).await.is_some() {}
+    }
+    clients[1].unpublish(MediaKind::Video).await.unwrap();
+    for r in [0usize, 2] {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match clients[r].next_message(Duration::from_millis(200)).await {
+                Some(giaoban::signal::protocol::ServerMsg::TrackEnded {
+                    kind: MediaKind::Video,
+                    participant_id,
+                    ..
+                }) => {
+                    assert_eq!(participant_id, clients[1].participant_id);
+                    break;
+                }
+                _ => assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "site {r} was not told the video ended"
+                ),
+            }
+        }
+    }
+    let seen = exchange(&mut clients, &indexes, 100, 2000).await;
+    for r in [0usize, 2] {
+        assert!(
+            !seen[r]
+                .get(&(1, 1))
+                .is_some_and(|v| v.iter().any(|&n| n >= 2020)),
+            "video of site 1 should have stopped"
+        );
+        let audio = &seen[r][&(1, 0)];
+        assert!(
+            audio.len() >= 80 && audio.windows(2).all(|w| w[0] < w[1]),
+            "site 1's audio keeps flowing to {r}"
+        );
+        let other = if r == 0 { 2 } else { 0 };
+        for kind in [0u8, 1] {
+            let v = &seen[r][&(other, kind)];
+            assert!(
+                v.len() >= 80 && v.windows(2).all(|w| w[0] < w[1]),
+                "site {other} kind {kind} keeps flowing to {r}"
+            );
+        }
+    }
+    for c in clients {
+        c.leave().await;
+    }
+    server
+        .wait_stats("everything released", Duration::from_secs(10), |s| {
+            s.participants == 0 && s.peer_connections == 0 && s.down_tracks == 0
+        })
+        .await;
 }

@@ -12,7 +12,7 @@ use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -36,6 +36,8 @@ pub struct PublishedTrack {
     /// The publishing participant's id: the `stream_id` (msid) of the track at every subscriber.
     pub stream_id: String,
     pub track_id: String,
+    /// The publisher's own id of the track (its msid), to find its transceiver again.
+    pub remote_track_id: String,
     remote: Arc<dyn TrackRemote>,
     media_ssrc: u32,
     subscribers: RwLock<Vec<DownTrackTx>>,
@@ -51,6 +53,7 @@ impl PublishedTrack {
         site_name: String,
         kind: MediaKind,
         remote: Arc<dyn TrackRemote>,
+        remote_track_id: String,
         media_ssrc: u32,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
@@ -68,6 +71,7 @@ impl PublishedTrack {
             site_name,
             kind,
             remote,
+            remote_track_id,
             media_ssrc,
             subscribers: RwLock::new(Vec::new()),
             keyframe_wanted: Notify::new(),
@@ -100,28 +104,14 @@ impl PublishedTrack {
     /// Fans one packet out. Never awaits. Header extensions are dropped first: their ids were
     /// negotiated with the publisher, not with the subscribers (the sender refuses unknown ones),
     /// and without them the per-subscriber clones allocate nothing but the header.
-    fn fan_out(&self, mut packet: rtp::Packet) {
+    fn forward(&self, mut packet: rtp::Packet) {
         packet.header.extension = false;
         packet.header.extension_profile = 0;
         packet.header.extensions.clear();
         packet.header.extensions_padding = 0;
-        let subs = self.subscribers.read().expect("subscribers");
-        let mut lagged = false;
-        let n = subs.len();
-        let mut packet = Some(packet);
-        for (i, s) in subs.iter().enumerate() {
-            let p = if i + 1 == n {
-                packet.take().expect("packet")
-            } else {
-                packet.clone().expect("packet")
-            };
-            if let Err(mpsc::error::TrySendError::Full(_)) = s.tx.try_send(p) {
-                self.metrics.packets_dropped.fetch_add(1, Relaxed);
-                lagged = true;
-            }
-        }
-        drop(subs);
-        if lagged {
+        let dropped = fan_out(&self.subscribers.read().expect("subscribers"), packet);
+        if dropped > 0 {
+            self.metrics.packets_dropped.fetch_add(dropped, Relaxed);
             self.request_keyframe();
         }
     }
@@ -145,7 +135,7 @@ impl PublishedTrack {
                 match event {
                     Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
                         me.metrics.packets_in.fetch_add(1, Relaxed);
-                        me.fan_out(packet);
+                        me.forward(packet);
                     }
                     Some(TrackRemoteEvent::OnEnded) | None => break,
                     Some(_) => {}
@@ -185,6 +175,27 @@ impl PublishedTrack {
             });
         }
     }
+}
+
+/// Offers `packet` to every down-track queue without waiting (the last one gets the original, the
+/// others a clone). Returns how many queues were full: those down-tracks lose this packet.
+fn fan_out(subs: &[DownTrackTx], packet: rtp::Packet) -> u64 {
+    let mut dropped = 0;
+    let mut packet = Some(packet);
+    let n = subs.len();
+    for (i, s) in subs.iter().enumerate() {
+        let p = if i + 1 == n {
+            packet.take()
+        } else {
+            packet.clone()
+        };
+        if let Some(p) = p
+            && let Err(mpsc::error::TrySendError::Full(_)) = s.tx.try_send(p)
+        {
+            dropped += 1;
+        }
+    }
+    dropped
 }
 
 /// One forwarded track at one subscriber.
@@ -296,5 +307,63 @@ impl Drop for DownTrack {
     }
 }
 
-/// Keeps the published tracks of a room; shared between the room and the readers' end hooks.
-pub type TrackList = Mutex<Vec<Arc<PublishedTrack>>>;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(seq: u16) -> rtp::Packet {
+        let mut p = rtp::Packet::default();
+        p.header.sequence_number = seq;
+        p
+    }
+
+    #[test]
+    fn a_stalled_down_track_drops_without_holding_back_the_others() {
+        let (fast_tx, mut fast_rx) = mpsc::channel(4);
+        let (slow_tx, mut slow_rx) = mpsc::channel(4);
+        let subs = vec![
+            DownTrackTx {
+                subscriber: Uuid::new_v4(),
+                tx: slow_tx,
+            },
+            DownTrackTx {
+                subscriber: Uuid::new_v4(),
+                tx: fast_tx,
+            },
+        ];
+        let mut dropped = 0;
+        let mut fast = Vec::new();
+        for seq in 0..100 {
+            dropped += fan_out(&subs, packet(seq));
+            // The fast subscriber drains as it goes; the slow one never reads.
+            while let Ok(p) = fast_rx.try_recv() {
+                fast.push(p.header.sequence_number);
+            }
+        }
+        assert_eq!(
+            fast,
+            (0..100).collect::<Vec<_>>(),
+            "the fast site gets every packet, in order"
+        );
+        assert_eq!(
+            dropped, 96,
+            "the slow site's queue holds 4, the rest are dropped and counted"
+        );
+        let slow: Vec<u16> = std::iter::from_fn(|| slow_rx.try_recv().ok())
+            .map(|p| p.header.sequence_number)
+            .collect();
+        assert_eq!(slow, vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_closed_down_track_is_not_counted_as_lag() {
+        let (tx, rx) = mpsc::channel(1);
+        drop(rx);
+        let subs = vec![DownTrackTx {
+            subscriber: Uuid::new_v4(),
+            tx,
+        }];
+        assert_eq!(fan_out(&subs, packet(1)), 0);
+        assert_eq!(fan_out(&[], packet(1)), 0);
+    }
+}

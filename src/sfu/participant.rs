@@ -217,6 +217,28 @@ impl Participant {
             );
         }
         let _ = self.out.send(ServerMsg::PublishAnswer { sdp }).await;
+        self.end_stopped_tracks().await;
+    }
+
+    /// After a publish renegotiation: a track whose transceiver no longer receives (the site
+    /// removed it, or set it inactive) has ended, though the stack reports no end for it.
+    async fn end_stopped_tracks(&mut self) {
+        let Some(publish) = &self.publish else { return };
+        let mut live = Vec::new();
+        for t in publish.pc.get_transceivers().await {
+            let receiving = t.current_direction().await.is_ok_and(|d| d.has_recv());
+            if receiving && let Ok(Some(r)) = t.receiver().await {
+                live.push(r.track().track_id().await);
+            }
+        }
+        let (kept, ended): (Vec<_>, Vec<_>) = std::mem::take(&mut self.own)
+            .into_iter()
+            .partition(|t| live.contains(&t.remote_track_id));
+        self.own = kept;
+        for track in ended {
+            track.cancel.cancel();
+            self.room.unpublish(&track);
+        }
     }
 
     async fn on_subscribe_answer(&mut self, sdp: String) {
@@ -274,7 +296,8 @@ impl Participant {
             self.site_id.clone(),
             self.site_name.clone(),
             kind,
-            remote,
+            remote.clone(),
+            remote.track_id().await,
             ssrc,
             self.shared.metrics.clone(),
         );

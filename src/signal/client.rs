@@ -9,6 +9,8 @@ use futures_util::{SinkExt, StreamExt};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
@@ -19,8 +21,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, mpsc};
 use tokio_tungstenite::tungstenite::Message;
-use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionEventHandler, RTCPeerConnectionIceEvent,
@@ -178,6 +180,7 @@ impl PeerConnectionEventHandler for Handler {
 /// A local track the client publishes, with its RTP numbering.
 struct Outgoing {
     track: Arc<TrackLocalStaticRTP>,
+    sender: Option<Arc<dyn webrtc::rtp_transceiver::RtpSender>>,
     ssrc: u32,
     pt: u8,
     seq: u16,
@@ -194,6 +197,8 @@ pub struct SiteClient {
     received: mpsc::Receiver<Received>,
     /// Packets the client could not queue for the test (it read too slowly).
     pub dropped: Arc<AtomicU64>,
+    /// Keyframe requests (PLI/FIR) the server sent for this site's video.
+    pub keyframe_requests: Arc<AtomicU64>,
     publish: Arc<dyn PeerConnection>,
     subscribe: Arc<dyn PeerConnection>,
     audio: Mutex<Outgoing>,
@@ -277,12 +282,15 @@ impl SiteClient {
             }
             let _ = sink.close().await;
         });
+        let keyframe_requests = Arc::new(AtomicU64::new(0));
+        let pli_watch = (video.track.clone(), keyframe_requests.clone());
         let reader = tokio::spawn(Self::read_loop(
             stream_ws,
             publish.clone(),
             subscribe.clone(),
             ws_tx.clone(),
             msg_tx,
+            pli_watch,
         ));
         Ok(SiteClient {
             participant_id,
@@ -291,6 +299,7 @@ impl SiteClient {
             messages,
             received,
             dropped,
+            keyframe_requests,
             publish,
             subscribe,
             audio: Mutex::new(audio),
@@ -320,7 +329,7 @@ impl SiteClient {
                 ..Default::default()
             }],
         )));
-        pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
+        let sender = pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
         let ts_step = if kind == RtpCodecKind::Audio {
             960
         } else {
@@ -328,6 +337,7 @@ impl SiteClient {
         };
         Ok(Outgoing {
             track,
+            sender: Some(sender),
             ssrc,
             pt: engine::payload_type(kind),
             seq: rand::random(),
@@ -347,7 +357,9 @@ impl SiteClient {
         subscribe: Arc<dyn PeerConnection>,
         ws_tx: mpsc::Sender<ClientMsg>,
         messages: mpsc::Sender<ServerMsg>,
+        pli_watch: (Arc<TrackLocalStaticRTP>, Arc<AtomicU64>),
     ) {
+        let mut watching = false;
         while let Some(Ok(frame)) = stream.next().await {
             let Message::Text(text) = frame else { continue };
             let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) else {
@@ -359,6 +371,22 @@ impl SiteClient {
                         publish
                             .set_remote_description(RTCSessionDescription::answer(sdp.clone())?)
                             .await?;
+                        if !std::mem::replace(&mut watching, true) {
+                            // The video track is bound now: count the server's keyframe requests.
+                            let (track, count) = pli_watch.clone();
+                            tokio::spawn(async move {
+                                while let Some(event) = track.poll().await {
+                                    if let TrackLocalEvent::OnRtcpPacket(packets) = event
+                                        && packets.iter().any(|p| {
+                                            p.as_any().is::<PictureLossIndication>()
+                                                || p.as_any().is::<FullIntraRequest>()
+                                        })
+                                    {
+                                        count.fetch_add(1, Relaxed);
+                                    }
+                                }
+                            });
+                        }
                     }
                     ServerMsg::SubscribeOffer { sdp } => {
                         subscribe
@@ -427,6 +455,29 @@ impl SiteClient {
             (o.track.clone(), packet)
         };
         Ok(track.write_rtp(packet).await?)
+    }
+
+    /// Stops publishing one kind (the camera is unplugged, say): removes the track from the
+    /// publish connection and renegotiates it. The other kind keeps flowing.
+    pub async fn unpublish(&self, kind: MediaKind) -> Result<(), ClientError> {
+        let out = if kind == MediaKind::Audio {
+            &self.audio
+        } else {
+            &self.video
+        };
+        let Some(sender) = out.lock().await.sender.take() else {
+            return Ok(());
+        };
+        self.publish.remove_track(&sender).await?;
+        let offer = self.publish.create_offer(None).await?;
+        let _ = self
+            .ws_tx
+            .send(ClientMsg::PublishOffer {
+                sdp: offer.sdp.clone(),
+            })
+            .await;
+        self.publish.set_local_description(offer).await?;
+        Ok(())
     }
 
     /// The next packet received from another site.
