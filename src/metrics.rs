@@ -21,7 +21,7 @@ pub struct Metrics {
 }
 
 /// A snapshot, as served by the API.
-#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Snapshot {
     pub peer_connections: i64,
     pub tasks: i64,

@@ -3,6 +3,7 @@
 //! and map their errors once, through [`error::ApiError`].
 
 pub mod error;
+mod openapi;
 mod web;
 
 use crate::app::AppState;
@@ -23,16 +24,27 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sessions/{id}", get(get_session))
         .route("/api/join/{token}", get(join_info))
         .route("/api/stats", get(stats))
+        .route("/api/openapi.json", get(|| async { Json(openapi::document()) }))
         .route("/ws", get(ws))
         .merge(web::routes())
         .layer(DefaultBodyLimit::max(256 * 1024))
         .with_state(state)
 }
 
+/// Every site (điểm cầu) with its unit; host sites first.
+#[utoipa::path(get, path = "/api/sites", tag = "org",
+    responses((status = 200, body = Vec<store::org::Site>)))]
 async fn list_sites(State(app): State<AppState>) -> Result<Json<Vec<store::org::Site>>, ApiError> {
     Ok(Json(store::org::list_sites(&app.pool).await?))
 }
 
+/// Creates a session with its host and invited sites; returns one signed join link per site.
+#[utoipa::path(post, path = "/api/sessions", tag = "sessions", request_body = NewSession,
+    responses(
+        (status = 201, body = CreatedSession),
+        (status = 400, description = "malformed JSON or missing field", body = error::ErrorBody),
+        (status = 413, description = "body over 256 KiB", body = error::ErrorBody),
+        (status = 422, description = "invalid title or times, unknown site, site not valid on that date", body = error::ErrorBody)))]
 async fn create_session(
     State(app): State<AppState>,
     body: Result<Json<NewSession>, axum::extract::rejection::JsonRejection>,
@@ -44,7 +56,7 @@ async fn create_session(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SessionView {
     #[serde(flatten)]
     session: store::sessions::SessionRow,
@@ -52,6 +64,11 @@ struct SessionView {
     live_sites: usize,
 }
 
+
+/// A session and the ids of its invited sites (host first).
+#[utoipa::path(get, path = "/api/sessions/{id}", tag = "sessions",
+    params(("id" = String, Path, description = "session id")),
+    responses((status = 200, body = SessionView), (status = 404, body = error::ErrorBody)))]
 async fn get_session(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -67,6 +84,13 @@ async fn get_session(
     }))
 }
 
+/// What a join token opens: the session and the site (used by the room page before joining).
+#[utoipa::path(get, path = "/api/join/{token}", tag = "sessions",
+    params(("token" = String, Path, description = "join token, the last segment of a join link")),
+    responses((status = 200, body = crate::schedule::JoinInfo),
+        (status = 401, description = "invalid_token or token_expired", body = error::ErrorBody),
+        (status = 403, description = "site_not_invited", body = error::ErrorBody),
+        (status = 404, description = "session_not_found", body = error::ErrorBody)))]
 async fn join_info(
     State(app): State<AppState>,
     Path(token): Path<String>,
@@ -75,6 +99,10 @@ async fn join_info(
     Ok(Json(info).into_response())
 }
 
+/// Live counters: peer connections, tasks, sockets, down-tracks, UDP ports, packets in / out /
+/// dropped, keyframe requests, live rooms and sites.
+#[utoipa::path(get, path = "/api/stats", tag = "live",
+    responses((status = 200, body = crate::metrics::Snapshot)))]
 async fn stats(State(app): State<AppState>) -> Json<serde_json::Value> {
     let (rooms, sites) = app.sfu.live();
     let snap = app.metrics.snapshot(app.sfu.ports_in_use());

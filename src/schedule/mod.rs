@@ -2,6 +2,7 @@
 //! link per invited site, and resolving a join token back to its session and site. The checks are
 //! a pure function ([`validate`]) over the request, the sites it names and the current time.
 
+
 use crate::auth::{JoinClaims, TokenError, TokenKey};
 use crate::store::{self, Pool, StoreError, org::Site, sessions::SessionRow};
 use chrono::{DateTime, Duration, Utc};
@@ -12,7 +13,7 @@ pub const MAX_TITLE_CHARS: usize = 300;
 pub const MAX_SITES: usize = 500;
 
 /// What the secretariat asks for.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct NewSession {
     pub title: String,
     pub host_site_id: String,
@@ -25,20 +26,20 @@ pub struct NewSession {
 }
 
 /// A created session with one join link per invited site (the host included).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreatedSession {
     pub session_id: String,
     pub links: BTreeMap<String, String>,
 }
 
 /// What a join token resolves to.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct JoinInfo {
     pub session: SessionSummary,
     pub site: SiteSummary,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionSummary {
     pub id: String,
     pub title: String,
@@ -47,7 +48,7 @@ pub struct SessionSummary {
     pub ends_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SiteSummary {
     pub id: String,
     pub name: String,

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 /// A site (điểm cầu) with the unit it belongs to.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq, utoipa::ToSchema)]
 pub struct Site {
     pub id: String,
     pub name: String,
