@@ -83,7 +83,9 @@ async fn a_session_gets_one_link_per_site_and_links_resolve() {
     assert_eq!(get(&server, "/static/no-such-file.js").await.0, 404);
     let (status, doc) = get(&server, "/api/openapi.json").await;
     assert_eq!(status, 200);
-    assert!(serde_json::from_str::<Value>(&doc).unwrap()["paths"]["/api/sessions"]["post"].is_object());
+    assert!(
+        serde_json::from_str::<Value>(&doc).unwrap()["paths"]["/api/sessions"]["post"].is_object()
+    );
 }
 
 #[tokio::test]

@@ -24,7 +24,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sessions/{id}", get(get_session))
         .route("/api/join/{token}", get(join_info))
         .route("/api/stats", get(stats))
-        .route("/api/openapi.json", get(|| async { Json(openapi::document()) }))
+        .route(
+            "/api/openapi.json",
+            get(|| async { Json(openapi::document()) }),
+        )
         .route("/ws", get(ws))
         .merge(web::routes())
         .layer(DefaultBodyLimit::max(256 * 1024))
@@ -63,7 +66,6 @@ struct SessionView {
     site_ids: Vec<String>,
     live_sites: usize,
 }
-
 
 /// A session and the ids of its invited sites (host first).
 #[utoipa::path(get, path = "/api/sessions/{id}", tag = "sessions",

@@ -21,7 +21,13 @@ mod tests {
     #[test]
     fn every_route_is_documented() {
         let doc = serde_json::to_value(super::document()).unwrap();
-        for path in ["/api/sites", "/api/sessions", "/api/sessions/{id}", "/api/join/{token}", "/api/stats"] {
+        for path in [
+            "/api/sites",
+            "/api/sessions",
+            "/api/sessions/{id}",
+            "/api/join/{token}",
+            "/api/stats",
+        ] {
             assert!(doc["paths"][path].is_object(), "{path} missing");
         }
         assert!(doc["components"]["schemas"]["NewSession"].is_object());

@@ -46,17 +46,28 @@ pub struct PublishedTrack {
     metrics: Arc<Metrics>,
 }
 
+/// Who publishes a track, and which of its tracks it is.
+pub struct Origin {
+    pub owner: Uuid,
+    pub site_id: String,
+    pub site_name: String,
+    pub kind: MediaKind,
+}
+
 impl PublishedTrack {
     pub fn new(
-        owner: Uuid,
-        site_id: String,
-        site_name: String,
-        kind: MediaKind,
+        origin: Origin,
         remote: Arc<dyn TrackRemote>,
         remote_track_id: String,
         media_ssrc: u32,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
+        let Origin {
+            owner,
+            site_id,
+            site_name,
+            kind,
+        } = origin;
         Arc::new(PublishedTrack {
             owner,
             stream_id: owner.to_string(),

@@ -6,7 +6,7 @@
 
 use super::Shared;
 use super::engine::{self, Pc};
-use super::forward::{DownTrack, PublishedTrack};
+use super::forward::{DownTrack, Origin, PublishedTrack};
 use super::room::Room;
 use crate::metrics::{Gauge, Kind};
 use crate::signal::protocol::{
@@ -291,11 +291,14 @@ impl Participant {
             old.cancel.cancel();
             self.room.unpublish(&old);
         }
-        let track = PublishedTrack::new(
-            self.id,
-            self.site_id.clone(),
-            self.site_name.clone(),
+        let origin = Origin {
+            owner: self.id,
+            site_id: self.site_id.clone(),
+            site_name: self.site_name.clone(),
             kind,
+        };
+        let track = PublishedTrack::new(
+            origin,
             remote.clone(),
             remote.track_id().await,
             ssrc,
