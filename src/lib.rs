@@ -4,7 +4,9 @@
 
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod auth;
+pub mod calendar;
 pub mod config;
 pub mod metrics;
 pub mod schedule;

@@ -1,0 +1,65 @@
+//! The audit action names, in one place. Actions are dotted lowercase strings (`object.verb`);
+//! they are stored verbatim in `audit_log.action`, so never rename one that has been written.
+
+pub const LOGIN: &str = "login";
+pub const LOGOUT: &str = "logout";
+
+pub const SESSION_CREATE: &str = "session.create";
+pub const SESSION_UPDATE: &str = "session.update";
+pub const SESSION_CANCEL: &str = "session.cancel";
+
+pub const INVITATION_ISSUE: &str = "invitation.issue";
+pub const INVITATION_REVOKE: &str = "invitation.revoke";
+
+pub const SITE_JOIN: &str = "site.join";
+pub const SITE_LEAVE: &str = "site.leave";
+pub const FLOOR_GIVE: &str = "floor.give";
+pub const SITE_MUTE: &str = "site.mute";
+pub const SITE_UNMUTE: &str = "site.unmute";
+
+pub const RECORDING_START: &str = "recording.start";
+pub const RECORDING_STOP: &str = "recording.stop";
+pub const RECORDING_VIEW: &str = "recording.view";
+pub const RECORDING_DOWNLOAD: &str = "recording.download";
+pub const RECORDING_DELETE: &str = "recording.delete";
+
+pub const PERMISSION_GRANT: &str = "permission.grant";
+pub const PERMISSION_REVOKE: &str = "permission.revoke";
+
+/// Every action above (for filters in the audit viewer).
+pub const ALL: &[&str] = &[
+    LOGIN,
+    LOGOUT,
+    SESSION_CREATE,
+    SESSION_UPDATE,
+    SESSION_CANCEL,
+    INVITATION_ISSUE,
+    INVITATION_REVOKE,
+    SITE_JOIN,
+    SITE_LEAVE,
+    FLOOR_GIVE,
+    SITE_MUTE,
+    SITE_UNMUTE,
+    RECORDING_START,
+    RECORDING_STOP,
+    RECORDING_VIEW,
+    RECORDING_DOWNLOAD,
+    RECORDING_DELETE,
+    PERMISSION_GRANT,
+    PERMISSION_REVOKE,
+];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn actions_are_unique_lowercase_dotted() {
+        let mut seen = std::collections::BTreeSet::new();
+        for a in super::ALL {
+            assert!(seen.insert(*a), "duplicate {a}");
+            assert!(
+                a.bytes().all(|b| b.is_ascii_lowercase() || b == b'.'),
+                "{a}"
+            );
+        }
+    }
+}
