@@ -103,7 +103,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         ports,
         metrics.clone(),
     ));
-    spawn_event_log(&sfu);
+    spawn_event_log(&sfu, pool.clone());
     let state = AppState {
         config: Arc::new(config),
         pool,
@@ -115,6 +115,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let router = crate::api::router(state.clone());
     let (shutdown, mut rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {
+        let router = router.into_make_service_with_connect_info::<SocketAddr>();
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
             let _ = rx.wait_for(|stop| *stop).await;
         });
@@ -131,17 +132,49 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     })
 }
 
-/// Logs the SFU's events (the audit log and attendance subscribe the same way).
-fn spawn_event_log(sfu: &Sfu) {
+/// Logs the SFU's events and writes joins and leaves to the audit log. It runs beside the SFU on
+/// a broadcast channel: if the database is slow it lags (and says so), the SFU never waits.
+fn spawn_event_log(sfu: &Sfu, pool: Pool) {
+    use crate::audit::actions::{SITE_JOIN, SITE_LEAVE};
+    use crate::sfu::SfuEvent;
     let mut rx = sfu.subscribe_events();
     tokio::spawn(async move {
         loop {
-            match rx.recv().await {
-                Ok(event) => tracing::info!(?event, "sfu"),
+            let event = match rx.recv().await {
+                Ok(event) => event,
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!("event log lagged by {n}")
+                    tracing::warn!("event log lagged by {n}");
+                    continue;
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            };
+            tracing::info!(?event, "sfu");
+            let (site, action, session, detail) = match &event {
+                SfuEvent::Joined {
+                    session_id,
+                    site_id,
+                    participant_id,
+                } => (
+                    site_id,
+                    SITE_JOIN,
+                    session_id,
+                    serde_json::json!({ "participant_id": participant_id }),
+                ),
+                SfuEvent::Left {
+                    session_id,
+                    site_id,
+                    reason,
+                } => (
+                    site_id,
+                    SITE_LEAVE,
+                    session_id,
+                    serde_json::json!({ "reason": reason }),
+                ),
+                _ => continue,
+            };
+            let actor = format!("site:{site}");
+            if let Err(e) = crate::audit::append(&pool, &actor, action, session, detail).await {
+                tracing::error!("audit log: {e}");
             }
         }
     });

@@ -40,6 +40,22 @@ enum Command {
         #[command(subcommand)]
         command: SessionCommand,
     },
+    /// The audit log (nhật ký hệ thống).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of the whole log; fails naming the first bad entry if it is broken.
+    Verify,
+    /// Print the newest entries as JSON.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -140,8 +156,30 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 starts_at: start.map(|t| t.to_utc()),
                 ends_at: end.map(|t| t.to_utc()),
             };
-            let created = scheduler.create(&req).await?;
+            let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+            let created = scheduler.create(&req, &format!("cli:{user}")).await?;
             println!("{}", serde_json::to_string_pretty(&created)?);
+        }
+        Command::Audit { command } => {
+            let (pool, _, _) = giaoban::app::open_state(config).await?;
+            match command {
+                AuditCommand::Verify => {
+                    let entries = giaoban::audit::verify_all(&pool).await?;
+                    let head = giaoban::audit::head(&pool).await?;
+                    let report = serde_json::json!({
+                        "ok": true, "entries": entries, "head_seq": head.seq, "head_hash": head.hash,
+                    });
+                    println!("{report}");
+                }
+                AuditCommand::List { limit } => {
+                    let filter = giaoban::audit::AuditFilter {
+                        limit: Some(limit),
+                        ..Default::default()
+                    };
+                    let entries = giaoban::audit::list(&pool, &filter).await?;
+                    println!("{}", serde_json::to_string_pretty(&entries)?);
+                }
+            }
         }
     }
     Ok(())

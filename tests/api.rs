@@ -162,3 +162,78 @@ async fn bad_session_requests_get_clear_errors_and_store_nothing() {
     assert!(v.contains("invalid_token"));
     assert_eq!(get(&server, "/api/sessions/no-such-session").await.0, 404);
 }
+
+#[tokio::test]
+async fn a_session_has_an_icalendar_file_and_is_audited() {
+    let server = TestServer::start().await;
+    let (status, body) = post(
+        &server,
+        json!({
+            "title": "Giao ban, tuần 48; quý IV",
+            "host_site_id": HOST,
+            "site_ids": [SITES[1]],
+            "starts_at": "2026-11-30T01:00:00Z",
+            "ends_at": "2026-11-30T03:00:00Z"
+        }),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let id = body["session_id"].as_str().unwrap();
+    let r = reqwest::get(format!(
+        "{}/api/sessions/{id}/calendar.ics",
+        server.http_url()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    let text = r.text().await.unwrap();
+    let cal = ical::IcalParser::new(std::io::BufReader::new(text.as_bytes()))
+        .next()
+        .unwrap()
+        .unwrap();
+    let event = &cal.events[0];
+    let prop = |name: &str| {
+        event
+            .properties
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.value.clone())
+            .unwrap()
+    };
+    assert_eq!(prop("UID"), format!("{id}@giaoban"));
+    assert_eq!(prop("DTSTART"), "20261130T080000", "08:00 in Hanoi");
+    assert!(prop("SUMMARY").contains("Giao ban"));
+    assert_eq!(prop("LOCATION"), "Hội trường UBND Thành phố");
+    // The creation is in the audit log, with who asked.
+    let entries = giaoban::audit::list(&server.running.state.pool, &Default::default())
+        .await
+        .unwrap();
+    let created = entries
+        .iter()
+        .find(|e| e.action == "session.create")
+        .unwrap();
+    assert_eq!(created.target, id);
+    assert!(created.actor.starts_with("api:127.0.0.1"));
+    assert_eq!(
+        giaoban::audit::verify_all(&server.running.state.pool)
+            .await
+            .unwrap(),
+        entries.len()
+    );
+    // A session without times has no calendar entry.
+    let (_, body) = post(&server, json!({"title": "x", "host_site_id": HOST})).await;
+    let r = reqwest::get(format!(
+        "{}/api/sessions/{}/calendar.ics",
+        server.http_url(),
+        body["session_id"].as_str().unwrap()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+}

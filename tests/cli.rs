@@ -102,3 +102,65 @@ fn a_bad_config_value_names_the_key() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.toml"));
 }
+
+#[test]
+fn audit_verify_passes_then_detects_an_edited_row() {
+    let dir = tempfile::tempdir().unwrap();
+    for title in ["Giao ban tuần 1", "Giao ban tuần 2"] {
+        let out = giaoban(dir.path())
+            .args([
+                "session",
+                "create",
+                "--title",
+                title,
+                "--host",
+                "ubnd-tp-hoitruong",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = giaoban(dir.path())
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["entries"], 2);
+    let out = giaoban(dir.path())
+        .args(["audit", "list"])
+        .output()
+        .unwrap();
+    let entries: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(entries[0]["action"], "session.create");
+    assert!(entries[0]["actor"].as_str().unwrap().starts_with("cli:"));
+
+    // Someone with database access rewrites history (the guard triggers dropped first).
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = giaoban::store::open(dir.path()).await.unwrap();
+        sqlx::query("DROP TRIGGER audit_log_no_update")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE audit_log SET detail = '{\"title\":\"Giao ban khác\"}' WHERE seq = 1")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    });
+    let out = giaoban(dir.path())
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains('1'), "names the edited entry: {err}");
+}

@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sites", get(list_sites))
         .route("/api/sessions", post(create_session))
         .route("/api/sessions/{id}", get(get_session))
+        .route("/api/sessions/{id}/calendar.ics", get(session_ics))
         .route("/api/join/{token}", get(join_info))
         .route("/api/stats", get(stats))
         .route(
@@ -50,13 +51,15 @@ async fn list_sites(State(app): State<AppState>) -> Result<Json<Vec<store::org::
         (status = 422, description = "invalid title or times, unknown site, site not valid on that date", body = error::ErrorBody)))]
 async fn create_session(
     State(app): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     body: Result<Json<NewSession>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<CreatedSession>), ApiError> {
     let Json(req) = body?;
-    Ok((
-        StatusCode::CREATED,
-        Json(app.scheduler().create(&req).await?),
-    ))
+    // Accounts arrive with the secretariat issue; until then the API is reachable only where
+    // http.addr listens, and the audit log names the peer address.
+    let actor = format!("api:{peer}");
+    let created = app.scheduler().create(&req, &actor).await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -84,6 +87,49 @@ async fn get_session(
         site_ids,
         live_sites: 0,
     }))
+}
+
+/// The session as an iCalendar (RFC 5545) file, times in Asia/Ho_Chi_Minh.
+#[utoipa::path(get, path = "/api/sessions/{id}/calendar.ics", tag = "sessions",
+    params(("id" = String, Path, description = "session id")),
+    responses((status = 200, content_type = "text/calendar", body = String),
+        (status = 404, body = error::ErrorBody),
+        (status = 422, description = "a session without start and end has no calendar entry", body = error::ErrorBody)))]
+async fn session_ics(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let session = store::sessions::get(&app.pool, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("session {id} not found")))?;
+    let (Some(start), Some(end)) = (session.starts_at, session.ends_at) else {
+        return Err(ApiError::Unprocessable(format!(
+            "session {id} has no start and end"
+        )));
+    };
+    let host = store::org::site(&app.pool, &session.host_site_id).await?;
+    let event = crate::calendar::CalEvent {
+        uid: format!("{}@giaoban", session.id),
+        sequence: 0,
+        title: session.title,
+        description: String::new(),
+        location: host.map(|h| h.name).unwrap_or_default(),
+        start,
+        end,
+        status: crate::calendar::CalStatus::Confirmed,
+        rrule: None,
+        exdates: Vec::new(),
+        recurrence_id: None,
+        organizer: None,
+        url: None,
+    };
+    let text = crate::calendar::event_ics(&event, chrono::Utc::now())
+        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let content_type = [(
+        axum::http::header::CONTENT_TYPE,
+        "text/calendar; charset=utf-8",
+    )];
+    Ok((content_type, text).into_response())
 }
 
 /// What a join token opens: the session and the site (used by the room page before joining).

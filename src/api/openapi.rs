@@ -7,7 +7,8 @@ use utoipa::OpenApi;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "giaoban API", description = "Online briefings (giao ban trực tuyến): sites, sessions, join links, live counters. Signaling: WebSocket /ws, see docs/protocol.md."),
-    paths(super::list_sites, super::create_session, super::get_session, super::join_info, super::stats),
+    paths(super::list_sites, super::create_session, super::get_session,
+        super::session_ics, super::join_info, super::stats),
     tags((name = "org", description = "Units and sites"), (name = "sessions", description = "Sessions and join links"), (name = "live", description = "Live state of the SFU"))
 )]
 struct ApiDoc;

@@ -2,6 +2,8 @@
 //! link per invited site, and resolving a join token back to its session and site. The checks are
 //! a pure function ([`validate`]) over the request, the sites it names and the current time.
 
+pub mod conflict;
+pub mod recurrence;
 
 use crate::auth::{JoinClaims, TokenError, TokenKey};
 use crate::store::{self, Pool, StoreError, org::Site, sessions::SessionRow};
@@ -167,7 +169,11 @@ pub struct Scheduler<'a> {
 
 impl Scheduler<'_> {
     /// Validates, stores (one transaction) and returns the join links.
-    pub async fn create(&self, req: &NewSession) -> Result<CreatedSession, ScheduleError> {
+    pub async fn create(
+        &self,
+        req: &NewSession,
+        actor: &str,
+    ) -> Result<CreatedSession, ScheduleError> {
         let now = Utc::now();
         let mut wanted = vec![req.host_site_id.clone()];
         wanted.extend(req.site_ids.iter().take(MAX_SITES + 1).cloned());
@@ -181,7 +187,7 @@ impl Scheduler<'_> {
             ends_at: valid.ends_at,
             created_at: now,
         };
-        store::sessions::insert(self.pool, &row, &valid.site_ids).await?;
+        store::sessions::insert(self.pool, &row, &valid.site_ids, actor).await?;
         let exp = self.link_expiry(&row, now);
         let links = valid
             .site_ids

@@ -16,9 +16,24 @@ pub struct SessionRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Inserts the session and its invited sites (the host site included).
-pub async fn insert(pool: &Pool, row: &SessionRow, site_ids: &[String]) -> Result<(), StoreError> {
+/// Inserts the session and its invited sites (the host site included), and records it in the
+/// audit log in the same transaction (the audit row first: it takes the write lock).
+pub async fn insert(
+    pool: &Pool,
+    row: &SessionRow,
+    site_ids: &[String],
+    actor: &str,
+) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
+    let detail = serde_json::json!({
+        "title": row.title,
+        "host_site_id": row.host_site_id,
+        "site_ids": site_ids,
+        "starts_at": row.starts_at,
+        "ends_at": row.ends_at,
+    });
+    let action = crate::audit::actions::SESSION_CREATE;
+    crate::audit::append_in(&mut tx, actor, action, &row.id, detail).await?;
     sqlx::query(
         "INSERT INTO sessions (id, title, host_site_id, starts_at, ends_at, created_at)
          VALUES (?, ?, ?, ?, ?, ?)",

@@ -61,7 +61,12 @@ impl TestServer {
             starts_at: None,
             ends_at: None,
         };
-        self.running.state.scheduler().create(&req).await.unwrap()
+        self.running
+            .state
+            .scheduler()
+            .create(&req, "test")
+            .await
+            .unwrap()
     }
 
     pub fn stats(&self) -> giaoban::metrics::Snapshot {
