@@ -46,13 +46,22 @@ fn ticks_per_second() -> u64 {
         .unwrap_or(100)
 }
 
-async fn stats(http: &str) -> serde_json::Value {
-    reqwest::get(format!("{http}/api/stats"))
+async fn stats(api: &Api) -> serde_json::Value {
+    api.client
+        .get(format!("{}/api/stats", api.http))
+        .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap()
+}
+
+/// A logged-in HTTP client (the bench creates an admin account first).
+struct Api {
+    client: reqwest::Client,
+    http: String,
+    csrf: String,
 }
 
 fn main() {
@@ -82,6 +91,18 @@ async fn run(n: usize, video_pps: u64, seconds: u64) {
     }
     let config_path = dir.path().join("bench.toml");
     std::fs::write(&config_path, config).unwrap();
+    // An admin account for the API, created with the CLI on the same data directory.
+    let status = Command::new(env!("CARGO_BIN_EXE_giaoban"))
+        .args(["--config"])
+        .arg(&config_path)
+        .args(["user", "add", "--name", "bench-admin", "--role", "admin"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("GIAOBAN_DATA_DIR", dir.path())
+        .env("GIAOBAN_PASSWORD", "bench-password-2026")
+        .stdout(Stdio::null())
+        .status()
+        .expect("create the admin");
+    assert!(status.success(), "giaoban user add failed");
     let mut server = Command::new(env!("CARGO_BIN_EXE_giaoban"))
         .arg("--config")
         .arg(&config_path)
@@ -96,11 +117,42 @@ async fn run(n: usize, video_pps: u64, seconds: u64) {
         .expect("start the server");
     let pid = server.id();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while reqwest::get(format!("{http}/api/sites")).await.is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let all: Vec<serde_json::Value> = reqwest::get(format!("{http}/api/sites"))
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let login = serde_json::json!({"username": "bench-admin", "password": "bench-password-2026"});
+    let response = loop {
+        match client
+            .post(format!("{http}/api/login"))
+            .json(&login)
+            .send()
+            .await
+        {
+            Ok(r) => break r,
+            Err(_) => {
+                assert!(Instant::now() < deadline, "server did not start");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let csrf = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("giaoban_csrf="))
+        .map(|v| v.split(';').next().unwrap().to_string())
+        .expect("logged in");
+    let api = Api {
+        client,
+        http: http.clone(),
+        csrf,
+    };
+    let all: Vec<serde_json::Value> = api
+        .client
+        .get(format!("{http}/api/sites"))
+        .send()
         .await
         .unwrap()
         .json()
@@ -113,8 +165,10 @@ async fn run(n: usize, video_pps: u64, seconds: u64) {
         .collect();
     let body =
         serde_json::json!({"title": "Đo hiệu năng", "host_site_id": ids[0], "site_ids": ids[1..n]});
-    let created: serde_json::Value = reqwest::Client::new()
+    let created: serde_json::Value = api
+        .client
         .post(format!("{http}/api/sessions"))
+        .header("x-csrf-token", &api.csrf)
         .json(&body)
         .send()
         .await
@@ -194,13 +248,13 @@ async fn run(n: usize, video_pps: u64, seconds: u64) {
         }));
     }
     tokio::time::sleep(Duration::from_secs(3)).await; // warm-up
-    let s0 = stats(&http).await;
+    let s0 = stats(&api).await;
     let c0 = cpu_ticks(pid);
     let r0 = received.load(std::sync::atomic::Ordering::Relaxed);
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let c1 = cpu_ticks(pid);
-    let s1 = stats(&http).await;
+    let s1 = stats(&api).await;
     let wall = t0.elapsed().as_secs_f64();
     let r1 = received.load(std::sync::atomic::Ordering::Relaxed);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);

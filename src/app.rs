@@ -41,6 +41,8 @@ pub enum StartError {
     Store(#[from] store::StoreError),
     #[error("join token key: {0}")]
     Key(std::io::Error),
+    #[error("first admin account: {0}")]
+    FirstAdmin(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -52,9 +54,36 @@ pub enum StartError {
 pub async fn open_state(config: Config) -> Result<(Pool, TokenKey, Config), StartError> {
     let pool = store::open(&config.data.dir).await?;
     store::org::upsert_from_config(&pool, &config.org.units).await?;
+    ensure_first_admin(&pool, &config.data.dir).await?;
     let key = TokenKey::load_or_create(&config.auth.token_secret, &config.data.dir)
         .map_err(StartError::Key)?;
     Ok((pool, key, config))
+}
+
+/// On a fresh database, creates the account `admin` with a random password, written once to
+/// `<data>/initial-admin-password` (mode 0600) and announced in the log, so that the two README
+/// commands are all the set-up there is. Change it (or add named admins and disable this one).
+async fn ensure_first_admin(pool: &Pool, data_dir: &std::path::Path) -> Result<(), StartError> {
+    if store::accounts::count_users(pool).await? > 0 {
+        return Ok(());
+    }
+    let password = crate::auth::password::new_token("");
+    let new = crate::auth::users::NewUser {
+        username: "admin".into(),
+        display_name: "Quản trị hệ thống".into(),
+        password: password.clone(),
+        grants: vec![crate::auth::Grant::new(crate::auth::Role::Admin)],
+    };
+    match crate::auth::users::create(pool, &new, "system:first-start").await {
+        Ok(_) => {}
+        Err(crate::auth::users::UserError::Store(e)) => return Err(e.into()),
+        Err(e) => return Err(StartError::FirstAdmin(e.to_string())),
+    }
+    let path = data_dir.join("initial-admin-password");
+    crate::auth::token::write_private(&path, format!("{password}\n").as_bytes())
+        .map_err(|e| StartError::FirstAdmin(format!("{}: {e}", path.display())))?;
+    tracing::warn!(file = %path.display(), "created the first account: user 'admin', password in the file");
+    Ok(())
 }
 
 /// A running server.
@@ -132,13 +161,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     })
 }
 
-/// Logs the SFU's events and writes joins and leaves to the audit log. It runs beside the SFU on
-/// a broadcast channel: if the database is slow it lags (and says so), the SFU never waits.
+/// Logs the SFU's events, writes joins and leaves to the audit log, and marks a site's invitation
+/// `tested` once it has joined and published audio and video. It runs beside the SFU on a
+/// broadcast channel: if the database is slow it lags (and says so), the SFU never waits.
 fn spawn_event_log(sfu: &Sfu, pool: Pool) {
     use crate::audit::actions::{SITE_JOIN, SITE_LEAVE};
     use crate::sfu::SfuEvent;
     let mut rx = sfu.subscribe_events();
     tokio::spawn(async move {
+        let mut tests = crate::schedule::invitations::TestWatch::default();
         loop {
             let event = match rx.recv().await {
                 Ok(event) => event,
@@ -149,6 +180,30 @@ fn spawn_event_log(sfu: &Sfu, pool: Pool) {
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             };
             tracing::info!(?event, "sfu");
+            match &event {
+                SfuEvent::Joined {
+                    session_id,
+                    site_id,
+                    ..
+                } => tests.joined(session_id, site_id),
+                SfuEvent::Left {
+                    session_id,
+                    site_id,
+                    ..
+                } => tests.left(session_id, site_id),
+                SfuEvent::TrackPublished {
+                    session_id,
+                    site_id,
+                    kind,
+                } if tests.published(session_id, site_id, *kind) => {
+                    let marked =
+                        crate::schedule::invitations::mark_tested(&pool, session_id, site_id).await;
+                    if let Err(e) = marked {
+                        tracing::error!("invitation of {site_id} in {session_id}: {e}");
+                    }
+                }
+                _ => {}
+            }
             let (site, action, session, detail) = match &event {
                 SfuEvent::Joined {
                     session_id,

@@ -39,6 +39,7 @@ pub struct AuthConfig {
     #[serde(default)]
     pub token_secret: String,
     pub join_link_grace_hours: u32,
+    pub login_session_hours: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -294,8 +295,8 @@ fn apply_env(
         let Some(rest) = var.strip_prefix("GIAOBAN_") else {
             continue;
         };
-        if matches!(rest, "LOG" | "CONFIG") {
-            continue; // read elsewhere (log filter, config path)
+        if matches!(rest, "LOG" | "CONFIG" | "PASSWORD" | "TEST_LOG") {
+            continue; // read elsewhere (log filter, config path, `user add`, test logs)
         }
         let mut target = None;
         for (section, inner) in table.iter_mut() {

@@ -40,10 +40,38 @@ enum Command {
         #[command(subcommand)]
         command: SessionCommand,
     },
+    /// Accounts (tài khoản).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// The audit log (nhật ký hệ thống).
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account, e.g. the first admin. The password is read from GIAOBAN_PASSWORD or,
+    /// if unset, generated and printed once.
+    Add {
+        /// Login name (lower-case letters, digits, '.', '_', '-').
+        #[arg(long)]
+        name: String,
+        /// "Họ và tên – Chức vụ – Đơn vị"; defaults to the login name.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// admin, secretariat, operator, site_operator, chair, reviewer or auditor (repeatable).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Scope the roles to one site (required for site_operator).
+        #[arg(long)]
+        site: Option<String>,
+        /// Scope the roles to one unit.
+        #[arg(long)]
+        unit: Option<String>,
     },
 }
 
@@ -159,6 +187,45 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
             let created = scheduler.create(&req, &format!("cli:{user}")).await?;
             println!("{}", serde_json::to_string_pretty(&created)?);
+        }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    name,
+                    display_name,
+                    roles,
+                    site,
+                    unit,
+                },
+        } => {
+            let (pool, _, _) = giaoban::app::open_state(config).await?;
+            let mut grants = Vec::new();
+            for r in &roles {
+                let role = giaoban::auth::Role::parse(r)
+                    .ok_or_else(|| anyhow::anyhow!("unknown role {r:?}"))?;
+                grants.push(giaoban::auth::Grant {
+                    role,
+                    unit_id: unit.clone(),
+                    site_id: site.clone(),
+                });
+            }
+            let (password, generated) = match std::env::var("GIAOBAN_PASSWORD") {
+                Ok(p) => (p, false),
+                Err(_) => (giaoban::auth::password::new_token(""), true),
+            };
+            let new = giaoban::auth::users::NewUser {
+                display_name: display_name.unwrap_or_else(|| name.clone()),
+                username: name,
+                password: password.clone(),
+                grants,
+            };
+            let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+            let created = giaoban::auth::users::create(&pool, &new, &format!("cli:{user}")).await?;
+            let mut out = serde_json::json!({ "id": created.id, "username": created.username, "grants": new.grants });
+            if generated {
+                out["password"] = password.into();
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
         }
         Command::Audit { command } => {
             let (pool, _, _) = giaoban::app::open_state(config).await?;

@@ -6,20 +6,17 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
+/// POST /api/sessions as the secretariat.
 async fn post(server: &TestServer, body: Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{}/api/sessions", server.http_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let c = server.login(giaoban::auth::Role::Secretariat).await;
+    let r = c.post("/api/sessions", &body).await;
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
+/// GET as the secretariat (public routes answer the same with or without a login).
 async fn get(server: &TestServer, path: &str) -> (u16, String) {
-    let r = reqwest::get(format!("{}{path}", server.http_url()))
-        .await
-        .unwrap();
+    let c = server.login(giaoban::auth::Role::Secretariat).await;
+    let r = c.get(path).await;
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -140,16 +137,21 @@ async fn bad_session_requests_get_clear_errors_and_store_nothing() {
         .unwrap();
     assert_eq!(n, 0, "nothing half-written");
     // Not JSON at all, and an oversized body.
-    let r = reqwest::Client::new()
-        .post(format!("{}/api/sessions", server.http_url()))
+    let c = server.login(giaoban::auth::Role::Secretariat).await;
+    let r = c
+        .client
+        .post(c.url("/api/sessions"))
+        .header("x-csrf-token", &c.csrf)
         .header("content-type", "application/json")
         .body("{")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
-    let r = reqwest::Client::new()
-        .post(format!("{}/api/sessions", server.http_url()))
+    let r = c
+        .client
+        .post(c.url("/api/sessions"))
+        .header("x-csrf-token", &c.csrf)
         .header("content-type", "application/json")
         .body(vec![b' '; 300 * 1024])
         .send()
@@ -179,12 +181,8 @@ async fn a_session_has_an_icalendar_file_and_is_audited() {
     .await;
     assert_eq!(status, 201);
     let id = body["session_id"].as_str().unwrap();
-    let r = reqwest::get(format!(
-        "{}/api/sessions/{id}/calendar.ics",
-        server.http_url()
-    ))
-    .await
-    .unwrap();
+    let c = server.login(giaoban::auth::Role::Secretariat).await;
+    let r = c.get(&format!("/api/sessions/{id}/calendar.ics")).await;
     assert_eq!(r.status().as_u16(), 200);
     assert!(
         r.headers()["content-type"]
@@ -219,7 +217,11 @@ async fn a_session_has_an_icalendar_file_and_is_audited() {
         .find(|e| e.action == "session.create")
         .unwrap();
     assert_eq!(created.target, id);
-    assert!(created.actor.starts_with("api:127.0.0.1"));
+    assert!(
+        created.actor.starts_with("user:secretariat-"),
+        "the logged-in user: {}",
+        created.actor
+    );
     assert_eq!(
         giaoban::audit::verify_all(&server.running.state.pool)
             .await
@@ -228,12 +230,7 @@ async fn a_session_has_an_icalendar_file_and_is_audited() {
     );
     // A session without times has no calendar entry.
     let (_, body) = post(&server, json!({"title": "x", "host_site_id": HOST})).await;
-    let r = reqwest::get(format!(
-        "{}/api/sessions/{}/calendar.ics",
-        server.http_url(),
-        body["session_id"].as_str().unwrap()
-    ))
-    .await
-    .unwrap();
+    let id = body["session_id"].as_str().unwrap();
+    let r = c.get(&format!("/api/sessions/{id}/calendar.ics")).await;
     assert_eq!(r.status().as_u16(), 422);
 }

@@ -170,6 +170,7 @@ async fn expired_token_is_refused() {
         sid: session.session_id.clone(),
         site: HOST.into(),
         exp: chrono::Utc::now().timestamp() - 1,
+        v: 1,
     });
     let mut sig = Signaling::connect(&server.ws_url()).await.unwrap();
     sig.send(&ClientMsg::Join {
@@ -193,6 +194,7 @@ async fn other_session_and_uninvited_site_tokens_are_refused() {
         sid: uuid::Uuid::new_v4().to_string(),
         site: HOST.into(),
         exp,
+        v: 1,
     });
     let mut sig = Signaling::connect(&server.ws_url()).await.unwrap();
     sig.send(&ClientMsg::Join { v: 1, token: other })
@@ -205,6 +207,7 @@ async fn other_session_and_uninvited_site_tokens_are_refused() {
         sid: session.session_id.clone(),
         site: SITES[5].into(),
         exp,
+        v: 1,
     });
     let mut sig = Signaling::connect(&server.ws_url()).await.unwrap();
     sig.send(&ClientMsg::Join {

@@ -120,7 +120,9 @@
     if (!token) { showEnded("fatal.title", "err.noToken", false); return "fatal"; }
     let res;
     try {
+      const t0 = performance.now();
       res = await fetch(`/api/join/${encodeURIComponent(token)}`, { cache: "no-store", headers: { Accept: "application/json" } });
+      S.rttMs = performance.now() - t0;
     } catch (_) {
       setStatus("err.network", "error");
       return "network";
@@ -625,6 +627,13 @@
     for (const peer of S.peers.values()) renderTile(peer);
   }
 
+  // Gửi kết quả kiểm tra: the device check and the HTTP round trip, for the invitation board.
+  function reportTest() {
+    const body = { camera: !!S.tracks.video, microphone: !!S.tracks.audio, network_ms: Math.round(S.rttMs || 0) };
+    fetch(`/api/join/${encodeURIComponent(token)}/test-result`, { method: "POST",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) }).catch(() => {});
+  }
+
   async function start() {
     $("join-btn").addEventListener("click", join);
     $("rejoin-btn").addEventListener("click", rejoin);
@@ -643,6 +652,7 @@
     $("loading").hidden = true;
     if (info === "fatal") return;
     await devices.acquire();
+    reportTest();
     resetJoinButton();
     if (autojoin) join();
   }

@@ -23,6 +23,14 @@ pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("missing or wrong X-CSRF-Token header (send the giaoban_csrf cookie's value)")]
+    Csrf,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
     Unprocessable(String),
@@ -38,6 +46,10 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::Schedule(e) => match e {
@@ -47,7 +59,10 @@ impl ApiError {
                     (StatusCode::UNPROCESSABLE_ENTITY, "site_not_valid")
                 }
                 ScheduleError::SessionNotFound(_) => (StatusCode::NOT_FOUND, "session_not_found"),
-                ScheduleError::NotInvited { .. } => (StatusCode::FORBIDDEN, "site_not_invited"),
+                ScheduleError::NotInvited { .. } | ScheduleError::LinkRevoked { .. } => {
+                    (StatusCode::FORBIDDEN, "site_not_invited")
+                }
+                ScheduleError::LinkSuperseded { .. } => (StatusCode::UNAUTHORIZED, "invalid_token"),
                 ScheduleError::Token(TokenError::Expired) => {
                     (StatusCode::UNAUTHORIZED, "token_expired")
                 }

@@ -21,6 +21,18 @@ pub fn routes() -> Router<AppState> {
             "/room/{token}",
             get(|_: Path<String>| async { file("room.html") }),
         )
+        .route("/login", get(|| async { file("login.html") }))
+        .route(
+            "/app/{page}",
+            get(|Path(page): Path<String>| async move {
+                // Page names are plain words; anything else is not a page.
+                if page.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
+                    file(&format!("app/{page}.html"))
+                } else {
+                    (StatusCode::NOT_FOUND, "not found").into_response()
+                }
+            }),
+        )
         .route(
             "/static/{*path}",
             get(|Path(path): Path<String>| async move { file(&path) }),

@@ -10,6 +10,8 @@ pub const SESSION_CANCEL: &str = "session.cancel";
 
 pub const INVITATION_ISSUE: &str = "invitation.issue";
 pub const INVITATION_REVOKE: &str = "invitation.revoke";
+/// An invitation's readiness status moved (confirmed, tested, ready).
+pub const INVITATION_STATUS: &str = "invitation.status";
 
 pub const SITE_JOIN: &str = "site.join";
 pub const SITE_LEAVE: &str = "site.leave";
@@ -35,6 +37,7 @@ pub const ALL: &[&str] = &[
     SESSION_CANCEL,
     INVITATION_ISSUE,
     INVITATION_REVOKE,
+    INVITATION_STATUS,
     SITE_JOIN,
     SITE_LEAVE,
     FLOOR_GIVE,

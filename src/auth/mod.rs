@@ -1,6 +1,13 @@
-//! Authentication and authorisation. For now: the signed join tokens that let one site join one
-//! session (`token`). Accounts, roles and device credentials build on this module.
+//! Authentication and authorisation: passwords and token hashing (`password`), roles and scoped
+//! grants as pure data (`roles`), the request extractor that says who is asking (`principal`),
+//! and the signed join tokens that let one site join one session (`token`).
 
+pub mod password;
+pub mod principal;
+pub mod roles;
 pub mod token;
+pub mod users;
 
+pub use principal::Principal;
+pub use roles::{Grant, Role};
 pub use token::{JoinClaims, TokenError, TokenKey};

@@ -20,6 +20,10 @@ pub struct JoinClaims {
     pub site: String,
     /// Expiry, Unix seconds.
     pub exp: i64,
+    /// Version of the site's link: re-issuing a link bumps it, and only the current version joins
+    /// (checked by `schedule::resolve_join`). Tokens issued before versions existed read as 0.
+    #[serde(default)]
+    pub v: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,8 +112,9 @@ impl TokenKey {
     }
 }
 
+/// Writes a new file readable by its owner only.
 #[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
@@ -121,7 +126,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
 
@@ -134,6 +139,7 @@ mod tests {
             sid: "s1".into(),
             site: "a".into(),
             exp: 1000,
+            v: 1,
         }
     }
 
@@ -161,6 +167,16 @@ mod tests {
         assert_eq!(k.verify("no-dot", 0), Err(TokenError::Malformed));
         assert_eq!(k.verify("a.!!!", 0), Err(TokenError::Malformed));
         assert_eq!(k.verify("", 0), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn tokens_without_a_version_read_as_version_zero() {
+        let k = TokenKey::from_secret(b"0123456789abcdef0123456789abcdef");
+        let body = B64.encode(br#"{"sid":"s1","site":"a","exp":1000}"#);
+        let mut mac = k.mac();
+        mac.update(body.as_bytes());
+        let t = format!("{body}.{}", B64.encode(mac.finalize().into_bytes()));
+        assert_eq!(k.verify(&t, 0).unwrap().v, 0);
     }
 
     #[test]

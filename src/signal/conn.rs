@@ -148,11 +148,13 @@ async fn join(
         .map_err(|e| {
             let code = match &e {
                 ScheduleError::Token(crate::auth::TokenError::Expired) => ErrorCode::TokenExpired,
-                ScheduleError::Token(_) => ErrorCode::InvalidToken,
-                ScheduleError::SessionNotFound(_) => ErrorCode::SessionNotFound,
-                ScheduleError::NotInvited { .. } | ScheduleError::UnknownSite(_) => {
-                    ErrorCode::SiteNotInvited
+                ScheduleError::Token(_) | ScheduleError::LinkSuperseded { .. } => {
+                    ErrorCode::InvalidToken
                 }
+                ScheduleError::SessionNotFound(_) => ErrorCode::SessionNotFound,
+                ScheduleError::NotInvited { .. }
+                | ScheduleError::UnknownSite(_)
+                | ScheduleError::LinkRevoked { .. } => ErrorCode::SiteNotInvited,
                 _ => ErrorCode::Internal,
             };
             (code, e.to_string())

@@ -2,7 +2,10 @@
 //! per aggregate (`org`, `sessions`). SQL is kept portable to Postgres: TEXT ids and RFC 3339
 //! timestamps, no SQLite-only functions.
 
+pub mod accounts;
+pub mod invitations;
 pub mod org;
+pub mod series;
 pub mod sessions;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -49,7 +49,8 @@ pub async fn upsert_from_config(pool: &Pool, units: &[UnitConfig]) -> Result<(),
         sqlx::query(
             "INSERT INTO units (id, name, kind, parent_id, valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind,
-               parent_id = excluded.parent_id, valid_from = excluded.valid_from, valid_to = excluded.valid_to",
+               parent_id = excluded.parent_id, valid_from = excluded.valid_from, valid_to = excluded.valid_to
+             WHERE units.managed_by = 'config'",
         )
         .bind(&u.id)
         .bind(&u.name)
@@ -63,7 +64,8 @@ pub async fn upsert_from_config(pool: &Pool, units: &[UnitConfig]) -> Result<(),
             sqlx::query(
                 "INSERT INTO sites (id, unit_id, name, is_host) VALUES (?, ?, ?, ?)
                  ON CONFLICT (id) DO UPDATE SET unit_id = excluded.unit_id, name = excluded.name,
-                   is_host = excluded.is_host",
+                   is_host = excluded.is_host
+                 WHERE sites.managed_by = 'config'",
             )
             .bind(&s.id)
             .bind(&u.id)
@@ -97,10 +99,125 @@ pub async fn sites_by_ids(pool: &Pool, ids: &[String]) -> Result<Vec<Site>, Stor
     Ok(out)
 }
 
+/// Ids of the sites of a unit.
+pub async fn site_ids_of_unit(pool: &Pool, unit_id: &str) -> Result<Vec<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM sites WHERE unit_id = ? ORDER BY id")
+            .bind(unit_id)
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
 pub async fn site(pool: &Pool, id: &str) -> Result<Option<Site>, StoreError> {
     let sql = format!("{SITE_SELECT} WHERE s.id = ?");
     Ok(sqlx::query_as::<_, Site>(&sql)
         .bind(id)
         .fetch_optional(pool)
         .await?)
+}
+
+/// A unit as the admin pages show and edit it.
+#[derive(
+    Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow, PartialEq, utoipa::ToSchema,
+)]
+pub struct Unit {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub parent_id: Option<String>,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    /// `config` (upserted from the configuration at start) or `admin` (edited in the pages).
+    pub managed_by: String,
+}
+
+pub async fn list_units(pool: &Pool) -> Result<Vec<Unit>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, kind, parent_id, valid_from, valid_to, managed_by FROM units ORDER BY parent_id IS NOT NULL, kind, name",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn unit(pool: &Pool, id: &str) -> Result<Option<Unit>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, kind, parent_id, valid_from, valid_to, managed_by FROM units WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Inserts or replaces a unit edited by an admin (audited); from then on the start-up upsert
+/// leaves it alone.
+pub async fn save_unit(
+    pool: &Pool,
+    u: &Unit,
+    actor: &str,
+    created: bool,
+) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let action = if created {
+        "org.unit.create"
+    } else {
+        "org.unit.update"
+    };
+    crate::audit::append_in(
+        &mut tx,
+        actor,
+        action,
+        &format!("unit:{}", u.id),
+        serde_json::to_value(u).unwrap_or_default(),
+    )
+    .await?;
+    sqlx::query(
+        "INSERT INTO units (id, name, kind, parent_id, valid_from, valid_to, managed_by) VALUES (?, ?, ?, ?, ?, ?, 'admin')
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, parent_id = excluded.parent_id,
+           valid_from = excluded.valid_from, valid_to = excluded.valid_to, managed_by = 'admin'",
+    )
+    .bind(&u.id)
+    .bind(&u.name)
+    .bind(&u.kind)
+    .bind(&u.parent_id)
+    .bind(u.valid_from)
+    .bind(u.valid_to)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Inserts or renames a site (audited); the start-up upsert leaves it alone afterwards.
+pub async fn save_site(
+    pool: &Pool,
+    id: &str,
+    unit_id: &str,
+    name: &str,
+    is_host: bool,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let detail = serde_json::json!({ "unit_id": unit_id, "name": name, "is_host": is_host });
+    crate::audit::append_in(
+        &mut tx,
+        actor,
+        "org.site.save",
+        &format!("site:{id}"),
+        detail,
+    )
+    .await?;
+    sqlx::query(
+        "INSERT INTO sites (id, unit_id, name, is_host, managed_by) VALUES (?, ?, ?, ?, 'admin')
+         ON CONFLICT (id) DO UPDATE SET unit_id = excluded.unit_id, name = excluded.name,
+           is_host = excluded.is_host, managed_by = 'admin'",
+    )
+    .bind(id)
+    .bind(unit_id)
+    .bind(name)
+    .bind(is_host)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

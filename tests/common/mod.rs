@@ -110,3 +110,112 @@ pub const SITES: [&str; 7] = [
     "xa-soc-son-phonghop",
     "xa-ba-vi-phonghop",
 ];
+
+/// An HTTP client logged in as someone: keeps the session cookie and sends the CSRF header.
+pub struct ApiClient {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub csrf: String,
+    pub username: String,
+}
+
+impl ApiClient {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("x-csrf-token", &self.csrf)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .patch(self.url(path))
+            .header("x-csrf-token", &self.csrf)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.client
+            .delete(self.url(path))
+            .header("x-csrf-token", &self.csrf)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+pub const PASSWORD: &str = "mat-khau-kiem-thu-2026";
+
+impl TestServer {
+    /// Creates a user holding `role` (a site operator is scoped to the host site) and logs in.
+    pub async fn login(&self, role: giaoban::auth::Role) -> ApiClient {
+        use giaoban::auth::{Grant, Role};
+        let username = format!(
+            "{}-{}",
+            role.as_str().replace('_', "-"),
+            &uuid::Uuid::new_v4().simple().to_string()[..6]
+        );
+        let site_id = (role == Role::SiteOperator).then(|| HOST.to_string());
+        let new = giaoban::auth::users::NewUser {
+            username: username.clone(),
+            display_name: format!("Người dùng kiểm thử – {}", role.as_str()),
+            password: PASSWORD.into(),
+            grants: vec![Grant {
+                role,
+                unit_id: None,
+                site_id,
+            }],
+        };
+        giaoban::auth::users::create(&self.running.state.pool, &new, "test")
+            .await
+            .unwrap();
+        self.login_as(&username, PASSWORD).await.expect("login")
+    }
+
+    /// Logs in with a username and password; `Err(status)` when refused.
+    pub async fn login_as(&self, username: &str, password: &str) -> Result<ApiClient, u16> {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let r = client
+            .post(format!("{}/api/login", self.http_url()))
+            .json(&serde_json::json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        if !r.status().is_success() {
+            return Err(r.status().as_u16());
+        }
+        let csrf = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| {
+                c.strip_prefix("giaoban_csrf=")
+                    .map(|v| v.split(';').next().unwrap().to_string())
+            })
+            .expect("csrf cookie");
+        Ok(ApiClient {
+            client,
+            base: self.http_url(),
+            csrf,
+            username: username.to_string(),
+        })
+    }
+}

@@ -1,0 +1,193 @@
+//! The invitation board's HTTP routes: list a session's invitations with their links, re-issue or
+//! revoke a site's link, set a site's readiness by hand, and the room page's connection-test
+//! report (authenticated by the join token, no login). Who may do what:
+//! - board: admin, secretariat, operator (every site they can see), a site operator or room PC
+//!   (their own site's line only);
+//! - re-issue, revoke: admin, secretariat;
+//! - status (`confirmed`, `ready`): admin, secretariat, or the site's own operator / room PC.
+
+use super::error::{ApiError, ErrorBody};
+use crate::app::AppState;
+use crate::auth::{Principal, Role};
+use crate::schedule::ScheduleError;
+use crate::schedule::invitations::{Board, Invitation, Status, TestResult};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/sessions/{id}/invitations", get(board))
+        .route(
+            "/api/sessions/{id}/invitations/{site_id}/reissue",
+            post(reissue),
+        )
+        .route(
+            "/api/sessions/{id}/invitations/{site_id}/revoke",
+            post(revoke),
+        )
+        .route(
+            "/api/sessions/{id}/invitations/{site_id}/status",
+            post(set_status),
+        )
+        .route("/api/join/{token}/test-result", post(test_result))
+}
+
+const BOARD_ROLES: &[Role] = &[
+    Role::Admin,
+    Role::Secretariat,
+    Role::Operator,
+    Role::SiteOperator,
+];
+const ISSUE_ROLES: &[Role] = &[Role::Admin, Role::Secretariat];
+
+/// A site that is not (or no longer) invited is "not found" on these routes, and a revoked
+/// invitation cannot change its status (409).
+fn not_found_or(e: ScheduleError) -> ApiError {
+    match e {
+        ScheduleError::NotInvited { .. } => ApiError::NotFound(e.to_string()),
+        ScheduleError::LinkRevoked { .. } => {
+            ApiError::Conflict(format!("{e}; re-issue the link before changing its status"))
+        }
+        e => e.into(),
+    }
+}
+
+/// The site's line, for a principal who may see that site.
+fn require_site(principal: &Principal, site_id: &str) -> Result<(), ApiError> {
+    if principal.can_see_site(site_id) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "site {site_id} is outside your scope"
+        )))
+    }
+}
+
+/// The invitation board of a session: every invited site (host first) with its status, the
+/// times it reached each stage, its current join link and its last connection-test report.
+#[utoipa::path(get, path = "/api/sessions/{id}/invitations", tag = "invitations",
+    params(("id" = String, Path, description = "session id")),
+    responses((status = 200, body = Board),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "session_not_found", body = ErrorBody)))]
+async fn board(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Board>, ApiError> {
+    principal.require(BOARD_ROLES)?;
+    let mut board = app.scheduler().board(&id).await?;
+    let all = board.invitations.len();
+    board.retain(|i| principal.can_see_site(&i.site_id));
+    if board.invitations.is_empty() && all > 0 {
+        return Err(ApiError::Forbidden(
+            "none of your sites is invited to this session".into(),
+        ));
+    }
+    Ok(Json(board))
+}
+
+/// Issues a new join link for the site (link version + 1): the previous link stops working at
+/// once. A revoked invitation is restored as `invited`. Audited as `invitation.issue`.
+#[utoipa::path(post, path = "/api/sessions/{id}/invitations/{site_id}/reissue", tag = "invitations",
+    params(("id" = String, Path, description = "session id"), ("site_id" = String, Path, description = "site id")),
+    responses((status = 200, body = Invitation),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "session_not_found, or not_found: the site is not invited", body = ErrorBody)))]
+async fn reissue(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path((id, site_id)): Path<(String, String)>,
+) -> Result<Json<Invitation>, ApiError> {
+    principal.require(ISSUE_ROLES)?;
+    require_site(&principal, &site_id)?;
+    let scheduler = app.scheduler();
+    let inv = scheduler.reissue(&id, &site_id, &principal.actor()).await;
+    Ok(Json(inv.map_err(not_found_or)?))
+}
+
+/// Revokes the site's invitation: none of its links joins any more (`site_not_invited`).
+/// Audited as `invitation.revoke`; revoking again changes nothing.
+#[utoipa::path(post, path = "/api/sessions/{id}/invitations/{site_id}/revoke", tag = "invitations",
+    params(("id" = String, Path, description = "session id"), ("site_id" = String, Path, description = "site id")),
+    responses((status = 200, body = Invitation),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "session_not_found, or not_found: the site is not invited", body = ErrorBody)))]
+async fn revoke(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path((id, site_id)): Path<(String, String)>,
+) -> Result<Json<Invitation>, ApiError> {
+    principal.require(ISSUE_ROLES)?;
+    require_site(&principal, &site_id)?;
+    let scheduler = app.scheduler();
+    let inv = scheduler.revoke(&id, &site_id, &principal.actor()).await;
+    Ok(Json(inv.map_err(not_found_or)?))
+}
+
+/// A readiness stage set by hand.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+struct StatusChange {
+    /// `confirmed` (đã xác nhận) or `ready` (sẵn sàng).
+    status: String,
+}
+
+/// Records that the site confirmed its attendance or is ready. The status only moves forward
+/// (setting `confirmed` on a `tested` site records the time and keeps `tested`). Audited as
+/// `invitation.status`.
+#[utoipa::path(post, path = "/api/sessions/{id}/invitations/{site_id}/status", tag = "invitations",
+    params(("id" = String, Path, description = "session id"), ("site_id" = String, Path, description = "site id")),
+    request_body = StatusChange,
+    responses((status = 200, body = Invitation),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "session_not_found, or not_found: the site is not invited", body = ErrorBody),
+        (status = 409, description = "the invitation is revoked", body = ErrorBody),
+        (status = 422, description = "status is not confirmed or ready", body = ErrorBody)))]
+async fn set_status(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path((id, site_id)): Path<(String, String)>,
+    body: Result<Json<StatusChange>, JsonRejection>,
+) -> Result<Json<Invitation>, ApiError> {
+    if !principal.has(ISSUE_ROLES) {
+        principal.require(&[Role::SiteOperator])?;
+    }
+    require_site(&principal, &site_id)?;
+    let Json(change) = body?;
+    let status = Status::settable(&change.status).ok_or_else(|| {
+        ApiError::Unprocessable(format!(
+            "status must be \"confirmed\" or \"ready\", not {:?}",
+            change.status
+        ))
+    })?;
+    let scheduler = app.scheduler();
+    let inv = scheduler
+        .set_status(&id, &site_id, status, &principal.actor())
+        .await;
+    Ok(Json(inv.map_err(not_found_or)?))
+}
+
+/// The room page reports its connection test (camera, microphone, round-trip time); stored on the
+/// token's invitation and shown on the board. Authenticated by the join token.
+#[utoipa::path(post, path = "/api/join/{token}/test-result", tag = "invitations",
+    params(("token" = String, Path, description = "join token, the last segment of a join link")),
+    request_body = TestResult,
+    responses((status = 204, description = "stored"),
+        (status = 400, body = ErrorBody),
+        (status = 401, description = "invalid_token (also a re-issued link) or token_expired", body = ErrorBody),
+        (status = 403, description = "site_not_invited (also a revoked invitation)", body = ErrorBody),
+        (status = 404, description = "session_not_found", body = ErrorBody),
+        (status = 422, description = "network_ms out of range", body = ErrorBody)))]
+async fn test_result(
+    State(app): State<AppState>,
+    Path(token): Path<String>,
+    body: Result<Json<TestResult>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(result) = body?;
+    crate::schedule::invitations::record_test(&app.pool, &app.token_key, &token, &result).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

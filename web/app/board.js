@@ -1,0 +1,275 @@
+// board.js — the invitation board (/app/board?session=<id>): loads
+// GET /api/sessions/<id>/invitations every 5 s and renders one row per invited site (status
+// badge, stage times, connection-test report, join link with copy), with the actions re-issue and
+// revoke (admin, secretariat; two clicks) and confirm / ready (also the site's own operator).
+// The shell (navigation, API client with CSRF header and login redirect, dates, Vietnamese
+// sorting, toasts, two-step buttons, copy) is common.js; this page's strings are added below.
+"use strict";
+
+(function () {
+  const GB = window.GB;
+  const { t, el, $ } = GB;
+  const REFRESH_MS = 5000;
+  const STATUSES = ["invited", "confirmed", "tested", "ready", "revoked"];
+  const BADGE = { invited: "badge-invited", confirmed: "badge-info", tested: "badge-warn", ready: "badge-ok", revoked: "badge-danger badge-revoked" };
+
+  GB.addStrings({
+    vi: {
+      "board.title": "Bảng theo dõi giấy mời",
+      "board.counts": "Tổng hợp trạng thái",
+      "board.col.no": "STT",
+      "board.col.site": "Điểm cầu",
+      "board.col.status": "Trạng thái",
+      "board.col.times": "Mốc thời gian",
+      "board.col.test": "Kiểm tra kết nối",
+      "board.col.link": "Đường dẫn tham gia",
+      "board.col.actions": "Thao tác",
+      "board.refresh": "Tự động cập nhật mỗi 5 giây.",
+      "board.updated": "Cập nhật lúc {time}.",
+      "board.status.invited": "Đã mời",
+      "board.status.confirmed": "Đã xác nhận",
+      "board.status.tested": "Đã kiểm tra",
+      "board.status.ready": "Sẵn sàng",
+      "board.status.revoked": "Đã thu hồi",
+      "board.host": "Điểm cầu chủ trì",
+      "board.time.confirmed": "Xác nhận: {t}",
+      "board.time.tested": "Kiểm tra: {t}",
+      "board.time.ready": "Sẵn sàng: {t}",
+      "board.time.revoked": "Thu hồi: {t}",
+      "board.time.issued": "Cấp đường dẫn: {t}",
+      "board.test.none": "Chưa có kết quả",
+      "board.test.camera": "Camera",
+      "board.test.microphone": "Micro",
+      "board.test.ok": "tốt",
+      "board.test.bad": "lỗi",
+      "board.test.network": "Độ trễ mạng: {ms} ms",
+      "board.test.at": "Lúc {t}",
+      "board.link.none": "Đường dẫn đã bị thu hồi",
+      "board.link.version": "Lần cấp {v}, hết hạn {t}",
+      "board.link.aria": "Đường dẫn tham gia của {site}",
+      "board.btn.copy": "Sao chép",
+      "board.btn.reissue": "Cấp lại",
+      "board.btn.revoke": "Thu hồi",
+      "board.btn.confirm": "Xác nhận",
+      "board.btn.ready": "Sẵn sàng",
+      "board.done.reissue": "Đã cấp lại đường dẫn cho {site}. Đường dẫn cũ không còn sử dụng được.",
+      "board.done.revoke": "Đã thu hồi giấy mời của {site}.",
+      "board.done.status": "Đã cập nhật trạng thái của {site}: {status}.",
+      "board.done.copy": "Đã sao chép đường dẫn tham gia của {site}.",
+      "board.err.copy": "Không sao chép được; hãy chọn đường dẫn và sao chép thủ công.",
+      "board.err.noSession": "Địa chỉ trang thiếu mã phiên họp (?session=…).",
+      "board.err.revoked": "Giấy mời đã bị thu hồi; cần cấp lại đường dẫn trước khi cập nhật trạng thái.",
+      "board.empty": "Phiên họp chưa mời điểm cầu nào.",
+    },
+    en: {
+      "board.title": "Invitation board",
+      "board.counts": "Status summary",
+      "board.col.no": "No.",
+      "board.col.site": "Site",
+      "board.col.status": "Status",
+      "board.col.times": "Milestones",
+      "board.col.test": "Connection test",
+      "board.col.link": "Join link",
+      "board.col.actions": "Actions",
+      "board.refresh": "Refreshes every 5 seconds.",
+      "board.updated": "Updated at {time}.",
+      "board.status.invited": "Invited",
+      "board.status.confirmed": "Confirmed",
+      "board.status.tested": "Tested",
+      "board.status.ready": "Ready",
+      "board.status.revoked": "Revoked",
+      "board.host": "Host site",
+      "board.time.confirmed": "Confirmed: {t}",
+      "board.time.tested": "Tested: {t}",
+      "board.time.ready": "Ready: {t}",
+      "board.time.revoked": "Revoked: {t}",
+      "board.time.issued": "Link issued: {t}",
+      "board.test.none": "No result yet",
+      "board.test.camera": "Camera",
+      "board.test.microphone": "Microphone",
+      "board.test.ok": "OK",
+      "board.test.bad": "failed",
+      "board.test.network": "Network delay: {ms} ms",
+      "board.test.at": "At {t}",
+      "board.link.none": "The link has been revoked",
+      "board.link.version": "Issue {v}, expires {t}",
+      "board.link.aria": "Join link of {site}",
+      "board.btn.copy": "Copy",
+      "board.btn.reissue": "Re-issue",
+      "board.btn.revoke": "Revoke",
+      "board.btn.confirm": "Confirm",
+      "board.btn.ready": "Ready",
+      "board.done.reissue": "A new link was issued for {site}. The old link no longer works.",
+      "board.done.revoke": "The invitation of {site} was revoked.",
+      "board.done.status": "Status of {site} updated: {status}.",
+      "board.done.copy": "The join link of {site} was copied.",
+      "board.err.copy": "Could not copy; select the link and copy it by hand.",
+      "board.err.noSession": "The page address lacks the session id (?session=…).",
+      "board.err.revoked": "The invitation is revoked; re-issue the link before changing its status.",
+      "board.empty": "No site is invited to this session.",
+    },
+  });
+
+  const sessionId = new URLSearchParams(window.location.search).get("session") || "";
+  let who = null;
+  let board = null;
+  let boardText = "";
+  let busy = 0; // actions in flight or armed: the refresh waits, so a second click finds its button
+  let timer = null;
+
+  const base = () => `/api/sessions/${encodeURIComponent(sessionId)}/invitations`;
+  const canIssue = () => GB.hasRole(who, ["admin", "secretariat"]);
+  const canSetStatus = () => canIssue() || GB.hasRole(who, ["site_operator"]);
+
+  function showError(text) {
+    const box = $("board-error");
+    box.replaceChildren();
+    if (text) box.append(el("p", { class: "notice notice-error" }, text));
+  }
+
+  async function load() {
+    if (busy) return;
+    try {
+      const next = await GB.api("GET", base());
+      showError("");
+      $("updated").textContent = t("board.updated", { time: GB.fmtDateTime(new Date(), true).slice(-8) });
+      const text = JSON.stringify(next);
+      // Re-render only on change, so a selected link or a focused button survives the refresh.
+      if (text !== boardText) {
+        board = next;
+        boardText = text;
+        render();
+      }
+    } catch (e) {
+      showError(GB.errorText(e));
+      if (e.status === 403 || e.status === 404) stop();
+    }
+  }
+
+  function stop() {
+    if (timer) window.clearInterval(timer);
+    timer = null;
+  }
+
+  function render() {
+    if (!board) return;
+    const s = board.session;
+    $("session-title").textContent = s.title;
+    $("session-time").textContent = [GB.fmtDateTime(s.starts_at), GB.fmtDateTime(s.ends_at)].filter(Boolean).join(" – ");
+    GB.clear($("counts")).append(...STATUSES.map((st) => el("li", { class: `badge ${BADGE[st]}` },
+      `${t(`board.status.${st}`)}: `, el("strong", null, String(board.counts[st] || 0)))));
+    const rows = board.invitations.slice().sort((a, b) =>
+      (b.is_host - a.is_host) || GB.compareVi(a.unit_name, b.unit_name) || GB.compareVi(a.site_name, b.site_name));
+    const tbody = GB.clear($("rows"));
+    if (rows.length === 0) tbody.append(el("tr", null, el("td", { colspan: 7, class: "empty" }, t("board.empty"))));
+    rows.forEach((inv, i) => tbody.append(row(inv, i + 1)));
+  }
+
+  function row(inv, n) {
+    const times = [["confirmed", inv.confirmed_at], ["tested", inv.tested_at], ["ready", inv.ready_at],
+      ["revoked", inv.revoked_at], ["issued", inv.issued_at]]
+      .filter(([, v]) => v).map(([k, v]) => el("div", null, t(`board.time.${k}`, { t: GB.fmtDateTime(v) })));
+    const ok = (b) => t(b ? "board.test.ok" : "board.test.bad");
+    const test = inv.test
+      ? [el("div", { class: inv.test.camera ? "test-ok" : "test-bad" }, `${t("board.test.camera")}: ${ok(inv.test.camera)}`),
+        el("div", { class: inv.test.microphone ? "test-ok" : "test-bad" }, `${t("board.test.microphone")}: ${ok(inv.test.microphone)}`),
+        el("div", null, t("board.test.network", { ms: Math.round(inv.test.network_ms) })),
+        el("div", { class: "muted" }, t("board.test.at", { t: GB.fmtDateTime(inv.test.at) }))]
+      : el("span", { class: "muted" }, t("board.test.none"));
+    return el("tr", { dataset: { site: inv.site_id } },
+      el("td", { class: "num" }, String(n)),
+      el("td", { class: "site-cell" },
+        el("div", { class: "site-title" }, inv.site_name),
+        el("div", { class: "muted small" }, inv.unit_name),
+        inv.is_host ? el("span", { class: "badge badge-host" }, t("board.host")) : null),
+      el("td", null, el("span", { class: `badge ${BADGE[inv.status]}` }, t(`board.status.${inv.status}`))),
+      el("td", { class: "times" }, times),
+      el("td", { class: "test" }, test),
+      el("td", { class: "link" }, linkCell(inv)),
+      el("td", { class: "actions" }, actions(inv)));
+  }
+
+  function linkCell(inv) {
+    if (!inv.link) return el("span", { class: "muted" }, t("board.link.none"));
+    const input = el("input", { class: "link-input", type: "text", readonly: true, value: inv.link,
+      "aria-label": t("board.link.aria", { site: inv.site_name }), on: { focus: (e) => e.target.select() } });
+    const copy = el("button", { type: "button", class: "btn btn-small", dataset: { action: "copy" },
+      on: { click: () => copyLink(inv) } }, t("board.btn.copy"));
+    return [el("div", { class: "link-line" }, input, copy),
+      el("div", { class: "muted small" }, t("board.link.version", { v: inv.link_version, t: GB.fmtDateTime(inv.link_expires_at) }))];
+  }
+
+  function actions(inv) {
+    const out = [];
+    const live = inv.status !== "revoked";
+    if (live && canSetStatus()) {
+      if (inv.status === "invited") out.push(button("confirm", "btn-primary", () => post(inv, "status", { status: "confirmed" })));
+      if (inv.status !== "ready") out.push(button("ready", "btn-primary", () => post(inv, "status", { status: "ready" })));
+    }
+    if (canIssue()) {
+      out.push(twoStep(button("reissue", "", null), () => post(inv, "reissue")));
+      if (live) out.push(twoStep(button("revoke", "btn-danger", null), () => post(inv, "revoke")));
+    }
+    return out;
+  }
+
+  function button(action, cls, run) {
+    return el("button", { type: "button", class: ["btn", "btn-small", cls], dataset: { action },
+      on: run ? { click: run } : null }, t(`board.btn.${action}`));
+  }
+
+  // A destructive action: GB.confirmClick asks for a second click; the refresh waits while the
+  // button is armed (this handler runs before confirmClick's: not armed yet means this click arms).
+  function twoStep(btn, run) {
+    let hold = null;
+    const release = () => {
+      if (hold === null) return;
+      window.clearTimeout(hold);
+      hold = null;
+      busy = Math.max(0, busy - 1);
+    };
+    btn.addEventListener("click", () => {
+      if (btn.classList.contains("is-armed")) {
+        release();
+      } else {
+        busy += 1;
+        hold = window.setTimeout(release, 4100);
+      }
+    });
+    GB.confirmClick(btn, run);
+    return btn;
+  }
+
+  async function post(inv, action, body) {
+    busy += 1;
+    try {
+      await GB.api("POST", `${base()}/${encodeURIComponent(inv.site_id)}/${action}`, body || {});
+      const done = action === "status"
+        ? t("board.done.status", { site: inv.site_name, status: t(`board.status.${body.status}`) })
+        : t(`board.done.${action}`, { site: inv.site_name });
+      GB.toast(done, "success");
+    } catch (e) {
+      GB.toast(e.status === 409 ? t("board.err.revoked") : GB.errorText(e), "error");
+    } finally {
+      busy = Math.max(0, busy - 1);
+      boardText = "";
+      load();
+    }
+  }
+
+  async function copyLink(inv) {
+    if (await GB.copyText(inv.link)) GB.toast(t("board.done.copy", { site: inv.site_name }), "success");
+    else GB.toast(t("board.err.copy"), "error");
+  }
+
+  GB.page({ nav: "calendar", title: "board.title", roles: ["admin", "secretariat", "operator", "site_operator"] }, async (me) => {
+    who = me;
+    window.addEventListener("gb:langchange", () => { boardText = ""; render(); });
+    if (!sessionId) {
+      showError(t("board.err.noSession"));
+      return;
+    }
+    await load();
+    timer = window.setInterval(load, REFRESH_MS);
+  });
+})();

@@ -1,0 +1,101 @@
+// login.js — behaviour of /login (web/login.html): POST /api/login with username and password,
+// localized errors (wrong credentials, network, server), then on to ?next=<path> when it is a path
+// of this server (never another origin) or /app/home. Someone already logged in goes on at once.
+"use strict";
+
+(function () {
+  const { t, $ } = window.GB;
+  const DEFAULT_NEXT = "/app/home";
+
+  let errorKey = "";
+  let errorText = "";
+
+  // Only a path on this origin; anything else (other hosts, javascript:, //host) → home.
+  function safeNext() {
+    const raw = new URLSearchParams(window.location.search).get("next");
+    if (!raw) return DEFAULT_NEXT;
+    try {
+      const u = new URL(raw, window.location.origin);
+      if (u.origin !== window.location.origin || u.pathname === "/login") return DEFAULT_NEXT;
+      return u.pathname + u.search + u.hash;
+    } catch (_) {
+      return DEFAULT_NEXT;
+    }
+  }
+
+  function showError(key, text) {
+    errorKey = key;
+    errorText = text || "";
+    $("login-error").textContent = key ? t(key) : errorText;
+  }
+
+  function markInvalid(fields) {
+    for (const id of ["username", "password"]) {
+      if (fields.includes(id)) $(id).setAttribute("aria-invalid", "true");
+      else $(id).removeAttribute("aria-invalid");
+    }
+  }
+
+  function setBusy(busy) {
+    const btn = $("login-submit");
+    btn.disabled = busy;
+    btn.textContent = t(busy ? "login.busy" : "login.submit");
+  }
+
+  async function submit(ev) {
+    ev.preventDefault();
+    const username = $("username").value.trim();
+    const password = $("password").value;
+    if (!username || !password) {
+      markInvalid([!username && "username", !password && "password"].filter(Boolean));
+      showError("login.missing");
+      $(username ? "password" : "username").focus();
+      return;
+    }
+    markInvalid([]);
+    showError("");
+    setBusy(true);
+    try {
+      await window.GB.api("POST", "/api/login", { username, password }, { noRedirect: true });
+      window.location.assign(safeNext());
+    } catch (e) {
+      setBusy(false);
+      if (e.code === "unauthorized") {
+        markInvalid(["username", "password"]);
+        showError("login.wrong");
+        $("password").value = "";
+        $("password").focus();
+      } else {
+        showError("", window.GB.errorText(e));
+      }
+    }
+  }
+
+  function refreshLang() {
+    document.title = `${t("login.title")} – ${t("app.name")}`;
+    $("lang-switch").lang = window.GB.lang === "vi" ? "en" : "vi";
+    if (errorKey) $("login-error").textContent = t(errorKey);
+    $("login-info").textContent = t("login.needed");
+    if (!$("login-submit").disabled) $("login-submit").textContent = t("login.submit");
+  }
+
+  async function init() {
+    await window.GB.ready();
+    window.GB.applyI18n(document);
+    $("lang-switch").addEventListener("click", () => window.GB.setLang(window.GB.lang === "vi" ? "en" : "vi"));
+    window.addEventListener("gb:langchange", refreshLang);
+    $("login-info").hidden = !new URLSearchParams(window.location.search).has("next");
+    refreshLang();
+    $("login-form").addEventListener("submit", submit);
+    try {
+      await window.GB.me({ noRedirect: true });
+      window.location.replace(safeNext());
+      return;
+    } catch (_) {
+      // Not logged in: stay.
+    }
+    $("username").focus();
+  }
+
+  init();
+})();
