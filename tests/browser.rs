@@ -69,6 +69,11 @@ impl Browser {
 
     /// The DevTools WebSocket of the page showing the room.
     async fn page_ws(&self) -> String {
+        self.page_ws_matching("/room/").await
+    }
+
+    /// The DevTools WebSocket of the first page whose URL contains `marker`.
+    async fn page_ws_matching(&self, marker: &str) -> String {
         let port_file = self.profile.path().join("DevToolsActivePort");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
@@ -80,7 +85,7 @@ impl Browser {
                 && let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/json/list")).await
                 && let Ok(targets) = r.json::<Vec<Value>>().await
                 && let Some(t) = targets.iter().find(|t| {
-                    t["type"] == "page" && t["url"].as_str().is_some_and(|u| u.contains("/room/"))
+                    t["type"] == "page" && t["url"].as_str().is_some_and(|u| u.contains(marker))
                 })
             {
                 return t["webSocketDebuggerUrl"].as_str().unwrap().to_string();
@@ -97,7 +102,7 @@ impl Browser {
 /// Evaluates `expr` (awaiting a promise) in the page and returns its JSON value.
 async fn eval(ws: &str, expr: &str) -> Value {
     let (mut s, _) = tokio_tungstenite::connect_async(ws).await.unwrap();
-    let req = json!({"id": 1, "method": "Runtime.evaluate", "params": {"expression": expr, "awaitPromise": true, "returnByValue": true}});
+    let req = json!({"id": 1, "method": "Runtime.evaluate", "params": {"expression": expr, "awaitPromise": true, "returnByValue": true, "userGesture": true}});
     s.send(Message::Text(req.to_string().into())).await.unwrap();
     while let Some(Ok(m)) = s.next().await {
         if let Message::Text(t) = m {
@@ -175,4 +180,213 @@ async fn two_browsers_see_and_hear_each_other() {
             s.participants == 0 && s.peer_connections == 0
         })
         .await;
+}
+
+/// Polls `expr` in the page until it is `true`.
+async fn wait_for(ws: &str, expr: &str, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if eval(
+            ws,
+            &format!("(() => {{ try {{ return !!({expr}); }} catch (_) {{ return false; }} }})()"),
+        )
+        .await
+            == Value::Bool(true)
+        {
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let body = eval(
+                ws,
+                "document.body ? document.body.innerText.slice(0, 2000) : ''",
+            )
+            .await;
+            panic!("timed out waiting for {what}; page shows:\n{body}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Clicks the checkbox labelled with a site's name in the session form's site picker.
+fn pick_site(name: &str) -> String {
+    format!(
+        "(() => {{ const l = [...document.querySelectorAll('#site-picker label.check')].find(l => l.textContent.trim() === {name:?}); l.querySelector('input').click(); return true; }})()"
+    )
+}
+
+/// Fills the session form (already open) and saves it.
+fn fill_session(title: &str, start: &str, end: &str, host: &str) -> String {
+    format!(
+        "(() => {{ const v = (id, x) => {{ const e = document.getElementById(id); e.value = x; e.dispatchEvent(new Event('input', {{bubbles: true}})); e.dispatchEvent(new Event('change', {{bubbles: true}})); }};
+            v('f-title', {title:?}); v('f-start', {start:?}); v('f-end', {end:?}); v('f-host', {host:?}); return true; }})()"
+    )
+}
+
+/// The secretariat's day: log in, create a weekly session with three sites, see the scheduling
+/// conflict (409, in Vietnamese) when another overlapping session reuses one of them, and copy a
+/// site's join link from the invitation board.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secretariat_schedules_a_weekly_briefing_and_sees_conflicts() {
+    let Some(bin) = chromium() else {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "CI is set but Chromium is not installed (.ci/run installs the Debian package chromium)"
+            );
+        }
+        eprintln!("SKIPPED: chromium not installed");
+        return;
+    };
+    let server = TestServer::start().await;
+    let secretariat = server.login(giaoban::auth::Role::Secretariat).await;
+    let base = server.http_url();
+    // Monday 07/12/2026, weekly for 4 weeks.
+    let browser = Browser::open(
+        &bin,
+        &format!("{base}/login?next=%2Fapp%2Fsession%3Fdate%3D2026-12-07"),
+    );
+    let page = browser.page_ws_matching("/login").await;
+    wait_for(
+        &page,
+        "document.getElementById('username')",
+        "the login form",
+    )
+    .await;
+    let login = format!(
+        "(() => {{ document.getElementById('username').value = {:?}; document.getElementById('password').value = {PASSWORD:?}; document.getElementById('login-submit').click(); return true; }})()",
+        secretariat.username
+    );
+    eval(&page, &login).await;
+    let page = browser.page_ws_matching("/app/session").await;
+    wait_for(&page, "document.querySelectorAll('#site-picker label.check').length > 5 && !document.getElementById('editor').hidden", "the session form").await;
+    eval(
+        &page,
+        &fill_session(
+            "Giao ban trực tuyến hằng tuần – kiểm thử",
+            "08:00",
+            "10:00",
+            HOST,
+        ),
+    )
+    .await;
+    for name in [
+        "Phòng họp Sở Nội vụ",
+        "Phòng họp Sở Tài chính",
+        "Phòng họp Sở Y tế",
+    ] {
+        eval(&page, &pick_site(name)).await;
+    }
+    let weekly = "(() => { const w = document.getElementById('f-weekly'); w.click(); document.getElementById('f-end-count').click(); document.getElementById('f-count').value = '4'; return true; })()";
+    eval(&page, weekly).await;
+    eval(
+        &page,
+        "(() => { document.getElementById('save').click(); return true; })()",
+    )
+    .await;
+    wait_for(
+        &page,
+        "location.search.includes('id=')",
+        "the saved session's page",
+    )
+    .await;
+    let url = eval(&page, "location.href").await;
+    let session_id = url
+        .as_str()
+        .unwrap()
+        .split("id=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
+    let stored = secretariat
+        .get(&format!("/api/sessions/{session_id}"))
+        .await;
+    assert_eq!(stored.status().as_u16(), 200);
+
+    // Another session on the second Monday, 09:00–11:00, reusing the Sở Tài chính site.
+    eval(
+        &page,
+        &format!(
+            "(() => {{ location.assign('{base}/app/session?date=2026-12-14'); return true; }})()"
+        ),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let page = browser.page_ws_matching("/app/session").await;
+    wait_for(&page, "document.querySelectorAll('#site-picker label.check').length > 5 && !document.getElementById('editor').hidden", "a new session form").await;
+    eval(
+        &page,
+        &fill_session(
+            "Họp chuyên đề tài chính",
+            "09:00",
+            "11:00",
+            "phuong-hoan-kiem-phonghop",
+        ),
+    )
+    .await;
+    eval(&page, &pick_site("Phòng họp Sở Tài chính")).await;
+    eval(
+        &page,
+        "(() => { document.getElementById('save').click(); return true; })()",
+    )
+    .await;
+    wait_for(
+        &page,
+        "!document.getElementById('conflict-box').hidden",
+        "the conflict message",
+    )
+    .await;
+    let message = eval(
+        &page,
+        "document.getElementById('conflict-message').textContent",
+    )
+    .await;
+    let message = message.as_str().unwrap();
+    assert!(
+        message.contains("Trùng lịch") && message.contains("Phòng họp Sở Tài chính"),
+        "conflict message: {message}"
+    );
+    assert!(
+        message.contains("14/12/2026"),
+        "the clashing occurrence's date: {message}"
+    );
+
+    // The invitation board of the weekly session: copy the Sở Nội vụ site's join link.
+    eval(
+        &page,
+        &format!(
+            "(() => {{ location.assign('{base}/app/board?session={session_id}'); return true; }})()"
+        ),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let page = browser.page_ws_matching("/app/board").await;
+    wait_for(&page, "[...document.querySelectorAll('tr')].some(r => r.textContent.includes('Phòng họp Sở Nội vụ') && r.querySelector('button'))", "the invitation board").await;
+    let copy = "(() => { const row = [...document.querySelectorAll('tr')].find(r => r.textContent.includes('Phòng họp Sở Nội vụ')); const b = [...row.querySelectorAll('button')].find(b => b.textContent.trim() === 'Sao chép'); b.click(); return true; })()";
+    // Record what reaches the clipboard (reading it back needs a permission headless cannot give).
+    let spy = "(() => { const write = navigator.clipboard.writeText.bind(navigator.clipboard); window.__copied = null; navigator.clipboard.writeText = (t) => { window.__copied = t; return write(t); }; return true; })()";
+    eval(&page, spy).await;
+    eval(&page, copy).await;
+    wait_for(
+        &page,
+        "document.body.innerText.includes('Đã sao chép')",
+        "the copied notice",
+    )
+    .await;
+    let copied = eval(&page, "window.__copied").await;
+    let link = copied.as_str().unwrap_or_default().to_string();
+    assert!(
+        link.starts_with(&format!("{base}/room/")),
+        "clipboard holds a join link: {link:?}"
+    );
+    let token = link.rsplit('/').next().unwrap();
+    let info: Value = reqwest::get(format!("{base}/api/join/{token}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["site"]["id"], "so-noi-vu-phonghop");
+    assert_eq!(info["session"]["id"], session_id);
 }

@@ -630,7 +630,11 @@ async fn roles_decide_who_reads_and_who_writes() {
     let op = server.login(Role::SiteOperator).await;
     let own = op.get(&format!("{week}&site_id={HOST}")).await;
     assert_eq!(own.status().as_u16(), 200);
-    assert_eq!(body(own).await.1.as_array().unwrap().len(), 3, "the first and two created above");
+    assert_eq!(
+        body(own).await.1.as_array().unwrap().len(),
+        3,
+        "the first and two created above"
+    );
     let other = op.get(&format!("{week}&site_id={}", SITES[0])).await;
     assert_eq!(other.status().as_u16(), 403);
     let anonymous = reqwest::Client::new();

@@ -312,3 +312,52 @@ pub async fn user_feed(
     let name = format!("Lịch họp – {display_name}");
     Ok(render(&name, &events).map_err(|e| e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_tokens_are_per_subject_and_key() {
+        let key = TokenKey::from_secret(b"0123456789abcdef0123456789abcdef");
+        let other = TokenKey::from_secret(b"fedcba9876543210fedcba9876543210");
+        let t = feed_token(&key, "site:a");
+        assert!(t.len() >= 40 && !t.contains('.'));
+        assert!(feed_token_ok(&key, "site:a", &t));
+        assert!(!feed_token_ok(&key, "site:b", &t));
+        assert!(!feed_token_ok(&key, "user:a", &t));
+        assert!(!feed_token_ok(&other, "site:a", &t));
+        assert!(!feed_token_ok(&key, "site:a", &t[1..]));
+        assert!(!feed_token_ok(&key, "site:a", ""));
+        let url = site_feed_url(&key, "https://giaoban.example", "a");
+        assert_eq!(
+            url,
+            format!("https://giaoban.example/api/calendar/site/a.ics?token={t}")
+        );
+    }
+
+    #[test]
+    fn calendar_rules_write_until_as_utc() {
+        // 31/12/2026 through the end of the day in Hanoi: 16:59:59 UTC.
+        assert_eq!(
+            calendar_rule("FREQ=WEEKLY;BYDAY=MO;UNTIL=20261231").as_deref(),
+            Some("FREQ=WEEKLY;BYDAY=MO;UNTIL=20261231T165959Z")
+        );
+        assert_eq!(
+            calendar_rule("FREQ=WEEKLY;COUNT=4").as_deref(),
+            Some("FREQ=WEEKLY;COUNT=4")
+        );
+        assert_eq!(calendar_rule("FREQ=WEEKLY"), None);
+    }
+
+    #[test]
+    fn description_lists_chair_and_agenda() {
+        let agenda =
+            r#"[{"title":"Báo cáo","presenter":"Sở Nội vụ"},{"title":"Kết luận","presenter":""}]"#;
+        assert_eq!(
+            description(agenda, "Nguyễn Văn A – Chủ tịch"),
+            "Chủ trì: Nguyễn Văn A – Chủ tịch\n1. Báo cáo – Sở Nội vụ\n2. Kết luận"
+        );
+        assert_eq!(description("[]", ""), "");
+    }
+}

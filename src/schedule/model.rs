@@ -340,3 +340,183 @@ pub fn validate_input(
         series,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, TimeZone};
+
+    fn site(id: &str, to: Option<(i32, u32, u32)>) -> Site {
+        Site {
+            id: id.into(),
+            name: id.into(),
+            unit_id: "u".into(),
+            unit_name: "u".into(),
+            is_host: id == "h",
+            valid_from: NaiveDate::from_ymd_opt(2025, 7, 1).unwrap(),
+            valid_to: to.map(|t| NaiveDate::from_ymd_opt(t.0, t.1, t.2).unwrap()),
+        }
+    }
+
+    fn known() -> Vec<Site> {
+        vec![
+            site("h", None),
+            site("a", None),
+            site("b", None),
+            // Merged away on 31/12/2026.
+            site("merged", Some((2026, 12, 31))),
+        ]
+    }
+
+    fn input() -> SessionInput {
+        SessionInput {
+            title: "Giao ban".into(),
+            host_site_id: "h".into(),
+            // 08:00–10:00 Hanoi, Monday 07/12/2026, with sub-second noise.
+            starts_at: Some(
+                Utc.with_ymd_and_hms(2026, 12, 7, 1, 0, 0).unwrap() + TimeDelta::milliseconds(300),
+            ),
+            ends_at: Some(Utc.with_ymd_and_hms(2026, 12, 7, 3, 0, 0).unwrap()),
+            ..Default::default()
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap()
+    }
+
+    fn field(r: Result<ValidInput, ScheduleError>) -> &'static str {
+        match r {
+            Err(ScheduleError::Invalid { field, .. }) => field,
+            other => panic!("expected an invalid field, got {other:?}"),
+        }
+    }
+
+    use chrono::TimeDelta;
+
+    #[test]
+    fn sites_merge_host_first_and_required() {
+        let mut req = input();
+        req.site_ids = vec!["a".into()];
+        req.sites = vec![
+            SiteChoice {
+                site_id: "a".into(),
+                required: false,
+            },
+            SiteChoice {
+                site_id: "b".into(),
+                required: false,
+            },
+            SiteChoice {
+                site_id: "h".into(),
+                required: false,
+            },
+        ];
+        let v = validate_input(&req, &known(), now(), 12).unwrap();
+        let got: Vec<(&str, bool)> = v
+            .sites
+            .iter()
+            .map(|s| (s.site_id.as_str(), s.required))
+            .collect();
+        // The host is always first and required; the first mention of a site wins.
+        assert_eq!(got, [("h", true), ("a", true), ("b", false)]);
+        assert_eq!(
+            v.starts_at.unwrap().timestamp_subsec_nanos(),
+            0,
+            "whole seconds"
+        );
+        assert!(v.series.is_none());
+    }
+
+    #[test]
+    fn refusals_name_the_field() {
+        let with = |f: fn(&mut SessionInput)| {
+            let mut r = input();
+            f(&mut r);
+            validate_input(&r, &known(), now(), 12)
+        };
+        assert_eq!(field(with(|r| r.chair = "x".repeat(201))), "chair");
+        assert_eq!(
+            field(with(|r| r.agenda = vec![AgendaItem::default()])),
+            "agenda"
+        );
+        assert_eq!(
+            field(with(|r| r.agenda = vec![AgendaItem {
+                title: "x".into(),
+                presenter: "p".repeat(201)
+            }])),
+            "agenda"
+        );
+        assert_eq!(
+            field(with(|r| r.agenda = vec![
+                AgendaItem {
+                    title: "x".into(),
+                    ..Default::default()
+                };
+                51
+            ])),
+            "agenda"
+        );
+        assert_eq!(
+            field(with(|r| {
+                r.classified = true;
+                r.record_auto = true
+            })),
+            "record_auto"
+        );
+        assert_eq!(
+            field(with(|r| r.rrule = Some("FREQ=WEEKLY".into()))),
+            "rrule"
+        );
+        assert_eq!(
+            field(with(
+                |r| r.rrule = Some(format!("FREQ=WEEKLY;COUNT=2;{}", "X".repeat(200)))
+            )),
+            "rrule"
+        );
+        assert_eq!(
+            field(with(|r| {
+                r.starts_at = None;
+                r.ends_at = None;
+                r.rrule = Some("FREQ=DAILY;COUNT=2".into())
+            })),
+            "starts_at"
+        );
+        assert_eq!(
+            field(with(|r| r.sites = vec![
+                SiteChoice {
+                    site_id: "a".into(),
+                    required: true
+                };
+                501
+            ])),
+            "sites"
+        );
+        // A weekly rule whose start is not on BYDAY (Monday in Hanoi, Sunday in UTC).
+        assert_eq!(
+            field(with(
+                |r| r.rrule = Some("FREQ=WEEKLY;BYDAY=SU;COUNT=3".into())
+            )),
+            "rrule"
+        );
+        assert!(
+            with(|r| r.rrule = Some("FREQ=WEEKLY;BYDAY=MO;COUNT=3".into()))
+                .unwrap()
+                .series
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_series_needs_its_sites_valid_until_its_last_occurrence() {
+        let mut req = input();
+        req.site_ids = vec!["merged".into()];
+        req.rrule = Some("FREQ=WEEKLY;COUNT=4".into()); // 07/12 … 28/12/2026
+        assert!(validate_input(&req, &known(), now(), 12).is_ok());
+        req.rrule = Some("FREQ=WEEKLY;COUNT=5".into()); // … 04/01/2027
+        assert!(matches!(
+            validate_input(&req, &known(), now(), 12),
+            Err(ScheduleError::SiteNotValid(s)) if s == "merged"
+        ));
+    }
+}
