@@ -234,3 +234,45 @@ async fn a_session_has_an_icalendar_file_and_is_audited() {
     let r = c.get(&format!("/api/sessions/{id}/calendar.ics")).await;
     assert_eq!(r.status().as_u16(), 422);
 }
+
+#[tokio::test]
+async fn a_cancelled_session_refuses_its_join_links() {
+    let server = TestServer::start().await;
+    let secretariat = server.login(giaoban::auth::Role::Secretariat).await;
+    let body = json!({"title": "Họp sẽ hủy", "host_site_id": HOST, "site_ids": [SITES[0]],
+        "starts_at": "2026-12-01T01:00:00Z", "ends_at": "2026-12-01T02:00:00Z"});
+    let created: Value = secretariat
+        .post("/api/sessions", &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["session_id"].as_str().unwrap();
+    let token = token(created["links"][SITES[0]].as_str().unwrap());
+    assert_eq!(get(&server, &format!("/api/join/{token}")).await.0, 200);
+    let r = secretariat
+        .post(&format!("/api/sessions/{id}/cancel"), &json!({}))
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let (status, body) = get(&server, &format!("/api/join/{token}")).await;
+    assert_eq!(status, 410);
+    assert!(body.contains("session_cancelled"));
+    let mut sig = giaoban::signal::client::Signaling::connect(&server.ws_url())
+        .await
+        .unwrap();
+    sig.send(&giaoban::signal::protocol::ClientMsg::Join { v: 1, token })
+        .await
+        .unwrap();
+    let t = std::time::Duration::from_secs(5);
+    assert!(matches!(
+        sig.recv_timeout(t).await.unwrap(),
+        giaoban::signal::client::Incoming::Msg(giaoban::signal::protocol::ServerMsg::Error {
+            code: giaoban::signal::protocol::ErrorCode::SessionCancelled,
+            ..
+        })
+    ));
+    assert_eq!(
+        sig.recv_timeout(t).await.unwrap(),
+        giaoban::signal::client::Incoming::Closed(Some(4410))
+    );
+}

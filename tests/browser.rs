@@ -288,6 +288,12 @@ async fn the_secretariat_schedules_a_weekly_briefing_and_sees_conflicts() {
         "the saved session's page",
     )
     .await;
+    wait_for(
+        &page,
+        "document.querySelector('a[href^=\"/app/board?session=\"]')",
+        "the link to the invitation board on the session's page",
+    )
+    .await;
     let url = eval(&page, "location.href").await;
     let session_id = url
         .as_str()
@@ -299,10 +305,40 @@ async fn the_secretariat_schedules_a_weekly_briefing_and_sees_conflicts() {
         .next()
         .unwrap()
         .to_string();
-    let stored = secretariat
+    let stored: Value = secretariat
         .get(&format!("/api/sessions/{session_id}"))
-        .await;
-    assert_eq!(stored.status().as_u16(), 200);
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        stored["series"]["occurrences"].as_array().map(Vec::len),
+        Some(4),
+        "four weekly occurrences"
+    );
+
+    // The week calendar shows it on Monday 07/12/2026, 08:00–10:00 Hanoi time.
+    eval(
+        &page,
+        &format!(
+            "(() => {{ location.assign('{base}/app/calendar?week=2026-W50'); return true; }})()"
+        ),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let page = browser.page_ws_matching("/app/calendar").await;
+    wait_for(
+        &page,
+        "document.querySelector('.session-card')",
+        "the week calendar",
+    )
+    .await;
+    let monday = eval(&page, "document.querySelector('.day').textContent").await;
+    let monday = monday.as_str().unwrap();
+    assert!(
+        monday.starts_with("Thứ Hai07/12/2026") && monday.contains("08:00–10:00"),
+        "{monday}"
+    );
 
     // Another session on the second Monday, 09:00–11:00, reusing the Sở Tài chính site.
     eval(

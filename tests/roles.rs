@@ -111,8 +111,33 @@ fn routes(session_id: &str) -> Vec<Route> {
             invalid.clone(),
             &[Admin, Secretariat, SiteOperator],
         ),
+        route("GET", "/api/sessions?week=2026-W48", Value::Null, READERS),
+        route(
+            "PATCH",
+            &format!("/api/sessions/{session_id}"),
+            json!({"scope": "nonsense"}),
+            WRITERS,
+        ),
+        route("POST", "/api/sessions/khong-co/cancel", json!({}), WRITERS),
+        route(
+            "GET",
+            &format!("/api/sessions/{session_id}/calendar.ics"),
+            Value::Null,
+            READERS,
+        ),
+        route("GET", "/api/calendar/links", Value::Null, ALL),
+        // The site operator of the test is scoped to the host site: its feed is theirs to read.
+        route(
+            "GET",
+            &format!("/api/calendar/site/{HOST}.ics"),
+            Value::Null,
+            &[Admin, Secretariat, Operator, Chair, Auditor, SiteOperator],
+        ),
     ]
 }
+
+const READERS: &[Role] = &[Admin, Secretariat, Operator, Chair, Auditor];
+const WRITERS: &[Role] = &[Admin, Secretariat];
 
 async fn call(c: &ApiClient, r: &Route) -> u16 {
     let resp = match r.method {
@@ -170,6 +195,21 @@ async fn every_route_checks_every_role() {
         let status = call(&anonymous, r).await;
         if status != 401 {
             failures.push(format!("{} {} without login: {status}", r.method, r.path));
+        }
+    }
+    // The few deliberate public routes: the API description, what a join link opens (its token is
+    // the credential), and the pages (which log in through the API).
+    let link = token(&session.links[HOST]);
+    for path in [
+        "/api/openapi.json".to_string(),
+        format!("/api/join/{link}"),
+        "/login".into(),
+        format!("/room/{link}"),
+        "/".into(),
+    ] {
+        let status = anonymous.get(&path).await.status().as_u16();
+        if status != 200 {
+            failures.push(format!("public GET {path}: {status}"));
         }
     }
     assert!(

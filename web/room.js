@@ -10,10 +10,10 @@
   const t = (key, params, fallback) => i18n.t(key, params, fallback);
   const $ = (id) => document.getElementById(id);
 
-  const FATAL_CODES = new Set(["invalid_token", "token_expired", "session_not_found", "site_not_invited",
+  const FATAL_CODES = new Set(["invalid_token", "token_expired", "session_not_found", "session_cancelled", "site_not_invited",
     "unsupported_version", "replaced"]);
   const CLOSE_CODES = { 4000: "replaced", 4400: "unsupported_version", 4401: "invalid_token",
-    4403: "site_not_invited", 4404: "session_not_found" };
+    4403: "site_not_invited", 4404: "session_not_found", 4410: "session_cancelled" };
   const PING_MS = 15000;          // keep-alive interval
   const SILENCE_MS = 40000;       // no frame at all for this long: the socket is treated as dead
   const BACKOFF_MIN = 1000, BACKOFF_MAX = 10000, STABLE_MS = 10000;

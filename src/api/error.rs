@@ -59,6 +59,7 @@ impl ApiError {
                     (StatusCode::UNPROCESSABLE_ENTITY, "site_not_valid")
                 }
                 ScheduleError::SessionNotFound(_) => (StatusCode::NOT_FOUND, "session_not_found"),
+                ScheduleError::SessionCancelled(_) => (StatusCode::GONE, "session_cancelled"),
                 ScheduleError::NotInvited { .. } | ScheduleError::LinkRevoked { .. } => {
                     (StatusCode::FORBIDDEN, "site_not_invited")
                 }

@@ -3,10 +3,10 @@
 //! and map their errors once, through [`error::ApiError`].
 
 mod auth;
-mod org;
 pub mod error;
 mod invitations;
 mod openapi;
+mod org;
 mod sessions;
 mod web;
 

@@ -120,10 +120,7 @@ impl Builder<'_> {
             exdates: Vec::new(),
             recurrence_id: None,
             organizer: None,
-            url: Some(format!(
-                "{}/static/app/session.html?id={}",
-                self.public_url, s.id
-            )),
+            url: Some(format!("{}/app/session?id={}", self.public_url, s.id)),
         }))
     }
 
@@ -153,7 +150,7 @@ impl Builder<'_> {
             exdates: Vec::new(),
             recurrence_id: None,
             organizer: None,
-            url: first.map(|o| format!("{}/static/app/session.html?id={}", self.public_url, o.id)),
+            url: first.map(|o| format!("{}/app/session?id={}", self.public_url, o.id)),
         };
         let mut out = Vec::new();
         for o in occurrences {

@@ -74,6 +74,8 @@ pub enum ScheduleError {
     SiteNotValid(String),
     #[error("session {0} not found")]
     SessionNotFound(String),
+    #[error("session {0} was cancelled")]
+    SessionCancelled(String),
     #[error("site {site} is not invited to session {session}")]
     NotInvited { session: String, site: String },
     #[error("the invitation of site {site} to session {session} has been revoked")]
@@ -232,6 +234,9 @@ pub async fn resolve_join(
     let session = store::sessions::get(pool, &claims.sid)
         .await?
         .ok_or_else(|| ScheduleError::SessionNotFound(claims.sid.clone()))?;
+    if session.status == "cancelled" {
+        return Err(ScheduleError::SessionCancelled(claims.sid));
+    }
     if !store::sessions::is_invited(pool, &claims.sid, &claims.site).await? {
         return Err(ScheduleError::NotInvited {
             session: claims.sid,

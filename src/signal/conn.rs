@@ -152,6 +152,7 @@ async fn join(
                     ErrorCode::InvalidToken
                 }
                 ScheduleError::SessionNotFound(_) => ErrorCode::SessionNotFound,
+                ScheduleError::SessionCancelled(_) => ErrorCode::SessionCancelled,
                 ScheduleError::NotInvited { .. }
                 | ScheduleError::UnknownSite(_)
                 | ScheduleError::LinkRevoked { .. } => ErrorCode::SiteNotInvited,

@@ -159,6 +159,7 @@ pub enum ErrorCode {
     InvalidToken,
     TokenExpired,
     SessionNotFound,
+    SessionCancelled,
     SiteNotInvited,
     BadSdp,
     UnexpectedAnswer,
@@ -176,6 +177,7 @@ impl ErrorCode {
             ErrorCode::InvalidToken | ErrorCode::TokenExpired => Some(4401),
             ErrorCode::SiteNotInvited => Some(4403),
             ErrorCode::SessionNotFound => Some(4404),
+            ErrorCode::SessionCancelled => Some(4410),
             ErrorCode::Replaced => Some(4000),
             _ => None,
         }

@@ -88,15 +88,19 @@ pub async fn list_sites(pool: &Pool) -> Result<Vec<Site>, StoreError> {
     Ok(sqlx::query_as::<_, Site>(&sql).fetch_all(pool).await?)
 }
 
-/// The sites with the given ids that exist (order not kept).
+/// The sites with the given ids that exist (order not kept), in one query.
 pub async fn sites_by_ids(pool: &Pool, ids: &[String]) -> Result<Vec<Site>, StoreError> {
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(site) = site(pool, id).await? {
-            out.push(site);
-        }
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(SITE_SELECT);
+    q.push(" WHERE s.id IN (");
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+    q.push(")");
+    Ok(q.build_query_as::<Site>().fetch_all(pool).await?)
 }
 
 /// Ids of the sites of a unit.

@@ -94,7 +94,7 @@
     return el("li", null,
       el("a", {
         class: ["session-card", cancelled && "is-cancelled"],
-        href: `/static/app/session.html?id=${encodeURIComponent(s.id)}`,
+        href: `/app/session?id=${encodeURIComponent(s.id)}`,
       },
       el("span", { class: "session-time" }, `${hhmm(s.starts_at)}–${hhmm(s.ends_at)}`),
       el("strong", { class: "session-title" }, s.title),

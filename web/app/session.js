@@ -38,6 +38,7 @@
       "sess.d.unit": "Đơn vị", "sess.d.series": "Họp định kỳ",
       "sess.d.rule": "Quy tắc lặp", "sess.d.occurrences": "{n} phiên, {c} đã hủy",
       "sess.d.calendar": "Lịch (iCalendar)", "sess.d.ics": "Tải tệp .ics",
+      "sess.d.board": "Giấy mời và đường dẫn tham gia của các điểm cầu",
       "sess.d.feed": "Đường dẫn đăng ký lịch của điểm cầu",
       "sess.d.scheduled": "Đã lên lịch", "sess.d.cancelled": "Đã hủy", "sess.d.override": "Đã điều chỉnh riêng",
       "sess.d.classified": "Phiên họp mật", "sess.d.record": "Tự động ghi hình",
@@ -83,6 +84,7 @@
       "sess.d.unit": "Unit", "sess.d.series": "Recurring",
       "sess.d.rule": "Rule", "sess.d.occurrences": "{n} sessions, {c} cancelled",
       "sess.d.calendar": "Calendar (iCalendar)", "sess.d.ics": "Download .ics",
+      "sess.d.board": "Invitations and join links of the sites",
       "sess.d.feed": "Sites' calendar subscription links",
       "sess.d.scheduled": "Scheduled", "sess.d.cancelled": "Cancelled", "sess.d.override": "Changed individually",
       "sess.d.classified": "Classified", "sess.d.record": "Recorded automatically",
@@ -226,6 +228,7 @@
         series,
         row(t("sess.d.calendar"), el("a", { href: d.calendar_url.replace(/^https?:\/\/[^/]+/, "") }, t("sess.d.ics")))),
       el("h2", null, t("sess.d.sites")),
+      el("p", null, el("a", { class: "btn", href: `/app/board?session=${encodeURIComponent(d.id)}` }, t("sess.d.board"))),
       el("div", { class: "table-wrap" }, el("table", { class: "data" },
         el("thead", null, el("tr", null, el("th", null, t("sess.c.site")), el("th", null, t("sess.d.unit")), el("th", null, ""))),
         el("tbody", null, ...siteRows))),
@@ -401,7 +404,7 @@
     $("conflict-message").textContent = GB.lang === "en" ? report.message_en : report.message;
     GB.clear($("conflict-rows")).append(...report.conflicts.map((c) => el("tr", null,
       el("td", null, c.site_name),
-      el("td", null, el("a", { href: `/static/app/session.html?id=${encodeURIComponent(c.session_id)}` }, c.title)),
+      el("td", null, el("a", { href: `/app/session?id=${encodeURIComponent(c.session_id)}` }, c.title)),
       el("td", { class: "nowrap" }, `${GB.fmtDateTime(c.starts_at)}–${hhmm(c.ends_at)}`))));
     if (report.total > report.conflicts.length) {
       $("conflict-rows").append(el("tr", null, el("td", { colspan: 3 }, t("sess.c.more", { n: report.total - report.conflicts.length }))));
@@ -422,7 +425,7 @@
     if (r.status === 200 || r.status === 201) {
       GB.toast(t("sess.saved"), "ok");
       const id = detail ? detail.id : r.data.session_id;
-      window.location.assign(`/static/app/session.html?id=${encodeURIComponent(id)}`);
+      window.location.assign(`/app/session?id=${encodeURIComponent(id)}`);
     } else if (r.status === 409 && r.data && r.data.conflicts) {
       showConflict(r.data);
     } else {
@@ -448,7 +451,7 @@
     $("f-classified").addEventListener("change", () => { if ($("f-classified").checked) $("f-record").checked = false; });
     $("f-record").addEventListener("change", () => { if ($("f-record").checked) $("f-classified").checked = false; });
     $("form-cancel").addEventListener("click", () => {
-      if (detail) { $("editor").hidden = true; renderDetail(); } else window.location.assign("/static/app/calendar.html");
+      if (detail) { $("editor").hidden = true; renderDetail(); } else window.location.assign("/app/calendar");
     });
     if (GB.hasRole(who, WRITERS)) sites = (await GB.api("GET", "/api/sites")) || [];
     if (id) await loadDetail(id);
