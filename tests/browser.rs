@@ -25,6 +25,19 @@ fn chromium() -> Option<PathBuf> {
     .find(|p| p.exists())
 }
 
+/// Chromium, or `None` after saying the test is skipped. With `CI` set a missing Chromium fails.
+fn chromium_or_skip() -> Option<PathBuf> {
+    let bin = chromium();
+    if bin.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but Chromium is not installed (.ci/run installs the Debian package chromium)"
+        );
+        eprintln!("SKIPPED: chromium not installed");
+    }
+    bin
+}
+
 /// A Chromium process with its own profile, killed on drop.
 struct Browser {
     child: Child,
@@ -117,13 +130,7 @@ async fn eval(ws: &str, expr: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_browsers_see_and_hear_each_other() {
-    let Some(bin) = chromium() else {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "CI is set but Chromium is not installed (.ci/run installs the Debian package chromium)"
-            );
-        }
-        eprintln!("SKIPPED: chromium not installed");
+    let Some(bin) = chromium_or_skip() else {
         return;
     };
     let server = TestServer::start().await;
@@ -227,13 +234,7 @@ fn fill_session(title: &str, start: &str, end: &str, host: &str) -> String {
 /// site's join link from the invitation board.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_secretariat_schedules_a_weekly_briefing_and_sees_conflicts() {
-    let Some(bin) = chromium() else {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "CI is set but Chromium is not installed (.ci/run installs the Debian package chromium)"
-            );
-        }
-        eprintln!("SKIPPED: chromium not installed");
+    let Some(bin) = chromium_or_skip() else {
         return;
     };
     let server = TestServer::start().await;

@@ -6,38 +6,7 @@ mod common;
 
 use common::*;
 use giaoban::auth::Role;
-use serde_json::{Value, json};
-
-async fn body(r: reqwest::Response) -> (u16, Value) {
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-fn session(title: &str, start: &str, end: &str, sites: &[&str]) -> Value {
-    json!({
-        "title": title, "host_site_id": HOST, "site_ids": sites,
-        "starts_at": start, "ends_at": end,
-    })
-}
-
-fn parse_ics(text: &str) -> ical::parser::ical::component::IcalCalendar {
-    ical::IcalParser::new(std::io::BufReader::new(text.as_bytes()))
-        .next()
-        .expect("a calendar")
-        .expect("parses")
-}
-
-fn prop(ev: &ical::parser::ical::component::IcalEvent, name: &str) -> Vec<String> {
-    ev.properties
-        .iter()
-        .filter(|p| p.name == name)
-        .filter_map(|p| p.value.clone())
-        .collect()
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn site_and_user_feeds_with_tokens() {

@@ -10,15 +10,6 @@ use common::*;
 use giaoban::auth::Role;
 use serde_json::{Value, json};
 
-async fn body(r: reqwest::Response) -> (u16, Value) {
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 async fn count(server: &TestServer, sql: &str) -> i64 {
     sqlx::query_scalar(sql)
         .fetch_one(&server.running.state.pool)
@@ -26,33 +17,11 @@ async fn count(server: &TestServer, sql: &str) -> i64 {
         .unwrap()
 }
 
-fn session(title: &str, start: &str, end: &str, sites: &[&str]) -> Value {
-    json!({
-        "title": title, "host_site_id": HOST, "site_ids": sites,
-        "starts_at": start, "ends_at": end,
-    })
-}
-
 /// The ISO week of a Hanoi date, e.g. `2026-W50`.
 fn week_of(date: &str) -> String {
     use chrono::Datelike;
     let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
     format!("{}-W{:02}", d.iso_week().year(), d.iso_week().week())
-}
-
-fn parse_ics(text: &str) -> ical::parser::ical::component::IcalCalendar {
-    ical::IcalParser::new(std::io::BufReader::new(text.as_bytes()))
-        .next()
-        .expect("a calendar")
-        .expect("parses")
-}
-
-fn prop(ev: &ical::parser::ical::component::IcalEvent, name: &str) -> Vec<String> {
-    ev.properties
-        .iter()
-        .filter(|p| p.name == name)
-        .filter_map(|p| p.value.clone())
-        .collect()
 }
 
 #[tokio::test]

@@ -219,3 +219,38 @@ impl TestServer {
         })
     }
 }
+
+/// Status and JSON body of a response (a body that is not JSON comes back as a string).
+pub async fn body(r: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+/// A one-off session request hosted by the city hall.
+pub fn session(title: &str, start: &str, end: &str, sites: &[&str]) -> serde_json::Value {
+    serde_json::json!({
+        "title": title, "host_site_id": HOST, "site_ids": sites,
+        "starts_at": start, "ends_at": end,
+    })
+}
+
+/// Parses an iCalendar text with the independent `ical` crate.
+pub fn parse_ics(text: &str) -> ical::parser::ical::component::IcalCalendar {
+    ical::IcalParser::new(std::io::BufReader::new(text.as_bytes()))
+        .next()
+        .expect("a calendar")
+        .expect("parses")
+}
+
+/// The values of every property `name` of an event.
+pub fn prop(ev: &ical::parser::ical::component::IcalEvent, name: &str) -> Vec<String> {
+    ev.properties
+        .iter()
+        .filter(|p| p.name == name)
+        .filter_map(|p| p.value.clone())
+        .collect()
+}
