@@ -97,6 +97,10 @@ pub struct Running {
 impl Running {
     /// Stops accepting, lets open requests finish, and waits for the server task.
     pub async fn stop(self) {
+        self.state
+            .sfu
+            .shutdown(std::time::Duration::from_secs(3))
+            .await;
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
     }

@@ -104,3 +104,59 @@ async fn fifty_joins_and_leaves_leave_nothing_behind() {
     );
     server.running.stop().await;
 }
+
+/// Stopping the server tells every site (`server_stop`, close 1001), the others see the reason,
+/// and every connection, task and port is released before the listener closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_the_server_tells_every_site_and_releases_everything() {
+    use giaoban::signal::client::{Incoming, Signaling};
+    use giaoban::signal::protocol::{ClientMsg, ErrorCode, LeaveReason, ServerMsg};
+    let server = TestServer::start().await;
+    let session = server.create_session(HOST, &SITES[..1]).await;
+    let media = SiteClient::join(&server.ws_url(), &token(&session.links[HOST]), LOCAL)
+        .await
+        .unwrap();
+    let mut sig = Signaling::connect(&server.ws_url()).await.unwrap();
+    sig.send(&ClientMsg::Join {
+        v: 1,
+        token: token(&session.links[SITES[0]]),
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        sig.recv_timeout(Duration::from_secs(5)).await.unwrap(),
+        Incoming::Msg(ServerMsg::Joined { .. })
+    ));
+    let state = server.running.state.clone();
+    let TestServer { running, dir: _dir } = server;
+    running.stop().await;
+    let mut saw_stop = false;
+    let mut saw_other_leave = false;
+    loop {
+        match sig.recv_timeout(Duration::from_secs(5)).await.unwrap() {
+            Incoming::Msg(ServerMsg::Error {
+                code: ErrorCode::ServerStop,
+                ..
+            }) => saw_stop = true,
+            Incoming::Msg(ServerMsg::ParticipantLeft {
+                reason: LeaveReason::ServerStop,
+                ..
+            }) => saw_other_leave = true,
+            Incoming::Msg(_) => {}
+            Incoming::Closed(code) => {
+                assert_eq!(code, Some(1001));
+                break;
+            }
+        }
+    }
+    assert!(saw_stop, "the site was told the server stops");
+    let _ = saw_other_leave; // depends on which site the server tells first
+    let s = state.metrics.snapshot(state.sfu.ports_in_use());
+    assert_eq!(
+        (s.participants, s.peer_connections, s.down_tracks),
+        (0, 0, 0),
+        "{s:?}"
+    );
+    assert_eq!(state.sfu.live(), (0, 0));
+    media.leave().await;
+}

@@ -131,6 +131,33 @@ impl Sfu {
         self.shared.ports.in_use()
     }
 
+    /// Server stop: every connected site is told (`error server_stop`, then close 1001) and
+    /// leaves with the reason `server_stop`; waits up to `grace` for them to be gone.
+    pub async fn shutdown(&self, grace: std::time::Duration) {
+        let rooms: Vec<Arc<Room>> = self
+            .shared
+            .rooms
+            .lock()
+            .expect("rooms")
+            .values()
+            .cloned()
+            .collect();
+        for member in rooms.iter().flat_map(|r| r.members()) {
+            let _ = member
+                .ctl
+                .send(Control::Close(LeaveReason::ServerStop))
+                .await;
+            let _ = member.out.try_send(ServerMsg::Error {
+                code: crate::signal::protocol::ErrorCode::ServerStop,
+                message: "the server is stopping; join again in a moment".into(),
+            });
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.live().1 > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Number of live rooms and connected sites.
     pub fn live(&self) -> (usize, usize) {
         let rooms = self.shared.rooms.lock().expect("rooms");

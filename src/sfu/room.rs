@@ -126,6 +126,11 @@ impl Room {
         self.lock().members.is_empty()
     }
 
+    /// Every member, for a server-wide notice.
+    pub fn members(&self) -> Vec<Member> {
+        self.lock().members.values().cloned().collect()
+    }
+
     pub fn member_count(&self) -> usize {
         self.lock().members.len()
     }

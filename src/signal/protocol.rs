@@ -165,6 +165,7 @@ pub enum ErrorCode {
     UnexpectedAnswer,
     BadCandidate,
     Replaced,
+    ServerStop,
     Internal,
 }
 
@@ -179,6 +180,7 @@ impl ErrorCode {
             ErrorCode::SessionNotFound => Some(4404),
             ErrorCode::SessionCancelled => Some(4410),
             ErrorCode::Replaced => Some(4000),
+            ErrorCode::ServerStop => Some(1001),
             _ => None,
         }
     }
