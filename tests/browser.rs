@@ -105,7 +105,7 @@ impl Browser {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "chromium did not open the room page"
+                "chromium did not open a page at {marker}"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -248,7 +248,7 @@ async fn the_secretariat_schedules_a_weekly_briefing_and_sees_conflicts() {
     let page = browser.page_ws_matching("/login").await;
     wait_for(
         &page,
-        "document.getElementById('username')",
+        "document.getElementById('username') && !document.getElementById('login-submit').disabled",
         "the login form",
     )
     .await;

@@ -87,6 +87,8 @@
     $("login-info").hidden = !new URLSearchParams(window.location.search).has("next");
     refreshLang();
     $("login-form").addEventListener("submit", submit);
+    // Enabled only now: a submit before the script is ready must not post the form natively.
+    $("login-submit").disabled = false;
     try {
       await window.GB.me({ noRedirect: true });
       window.location.replace(safeNext());
