@@ -21,6 +21,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Base URL of join links (from config, or the bound address).
     pub public_url: Arc<str>,
+    /// Session ids whose roll call changed (written): the roll-call stream listens.
+    pub attendance_changed: tokio::sync::broadcast::Sender<Arc<str>>,
 }
 
 impl AppState {
@@ -95,12 +97,22 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting, lets open requests finish, and waits for the server task.
+    /// Stops accepting, lets open requests finish, and waits for the server task. The sites'
+    /// leaves are written (attendance, audit) before it returns.
     pub async fn stop(self) {
         self.state
             .sfu
             .shutdown(std::time::Duration::from_secs(3))
             .await;
+        if !self
+            .state
+            .sfu
+            .events()
+            .drained(std::time::Duration::from_secs(5))
+            .await
+        {
+            tracing::warn!("stopping with live events not yet written");
+        }
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
     }
@@ -136,7 +148,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         ports,
         metrics.clone(),
     ));
-    spawn_event_log(&sfu, pool.clone());
+    let attendance_changed = start_consumers(&config, &sfu, &pool).await?;
     let state = AppState {
         config: Arc::new(config),
         pool,
@@ -144,6 +156,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         sfu,
         metrics,
         public_url,
+        attendance_changed,
     };
     let router = crate::api::router(state.clone());
     let (shutdown, mut rx) = tokio::sync::watch::channel(false);
@@ -165,76 +178,42 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     })
 }
 
-/// Logs the SFU's events, writes joins and leaves to the audit log, and marks a site's invitation
-/// `tested` once it has joined and published audio and video. It runs beside the SFU on a
-/// broadcast channel: if the database is slow it lags (and says so), the SFU never waits.
-fn spawn_event_log(sfu: &Sfu, pool: Pool) {
-    use crate::audit::actions::{SITE_JOIN, SITE_LEAVE};
-    use crate::sfu::SfuEvent;
-    let mut rx = sfu.subscribe_events();
-    tokio::spawn(async move {
-        let mut tests = crate::schedule::invitations::TestWatch::default();
-        loop {
-            let event = match rx.recv().await {
-                Ok(event) => event,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!("event log lagged by {n}");
-                    continue;
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-            };
-            tracing::info!(?event, "sfu");
-            match &event {
-                SfuEvent::Joined {
-                    session_id,
-                    site_id,
-                    ..
-                } => tests.joined(session_id, site_id),
-                SfuEvent::Left {
-                    session_id,
-                    site_id,
-                    ..
-                } => tests.left(session_id, site_id),
-                SfuEvent::TrackPublished {
-                    session_id,
-                    site_id,
-                    kind,
-                } if tests.published(session_id, site_id, *kind) => {
-                    let marked =
-                        crate::schedule::invitations::mark_tested(&pool, session_id, site_id).await;
-                    if let Err(e) = marked {
-                        tracing::error!("invitation of {site_id} in {session_id}: {e}");
-                    }
-                }
-                _ => {}
-            }
-            let (site, action, session, detail) = match &event {
-                SfuEvent::Joined {
-                    session_id,
-                    site_id,
-                    participant_id,
-                } => (
-                    site_id,
-                    SITE_JOIN,
-                    session_id,
-                    serde_json::json!({ "participant_id": participant_id }),
-                ),
-                SfuEvent::Left {
-                    session_id,
-                    site_id,
-                    reason,
-                } => (
-                    site_id,
-                    SITE_LEAVE,
-                    session_id,
-                    serde_json::json!({ "reason": reason }),
-                ),
-                _ => continue,
-            };
-            let actor = format!("site:{site}");
-            if let Err(e) = crate::audit::append(&pool, &actor, action, session, detail).await {
-                tracing::error!("audit log: {e}");
-            }
-        }
-    });
+/// Closes what a crash left open, then starts the persistent consumers of the live events
+/// (attendance, audit, invitations), the heartbeat and the webhook deliverer. Returns the channel
+/// on which attendance announces changed sessions.
+async fn start_consumers(
+    config: &Config,
+    sfu: &Sfu,
+    pool: &Pool,
+) -> Result<tokio::sync::broadcast::Sender<Arc<str>>, StartError> {
+    let urls = config.webhooks.urls.clone();
+    crate::attendance::recover(pool, &urls).await?;
+    let bus = sfu.events();
+    let (changed, _) = tokio::sync::broadcast::channel(256);
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let recorder = crate::attendance::Recorder {
+        pool: pool.clone(),
+        webhook_urls: urls,
+        changed: changed.clone(),
+        webhooks: wake.clone(),
+    };
+    tokio::spawn(recorder.run(bus.persistent("attendance")));
+    tokio::spawn(crate::audit::live::run(
+        pool.clone(),
+        bus.persistent("audit"),
+    ));
+    tokio::spawn(crate::schedule::live::run(
+        pool.clone(),
+        bus.persistent("invitations"),
+    ));
+    tokio::spawn(crate::attendance::heartbeat(
+        pool.clone(),
+        std::time::Duration::from_secs(config.attendance.heartbeat_secs),
+    ));
+    if !config.webhooks.urls.is_empty() {
+        let deliverer =
+            crate::webhooks::Deliverer::new(pool.clone(), config.webhooks.clone(), wake);
+        tokio::spawn(deliverer.run());
+    }
+    Ok(changed)
 }

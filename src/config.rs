@@ -17,6 +17,56 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub org: OrgConfig,
+    #[serde(default)]
+    pub attendance: AttendanceConfig,
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
+}
+
+/// `[attendance]`: roll-call thresholds, the reconnect grace and the crash heartbeat.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttendanceConfig {
+    pub reconnect_grace_secs: u64,
+    pub heartbeat_secs: u64,
+    pub late_after_minutes: u32,
+    pub left_early_minutes: u32,
+    pub min_presence_percent: u8,
+}
+
+impl Default for AttendanceConfig {
+    fn default() -> Self {
+        AttendanceConfig {
+            reconnect_grace_secs: 30,
+            heartbeat_secs: 5,
+            late_after_minutes: 10,
+            left_early_minutes: 10,
+            min_presence_percent: 50,
+        }
+    }
+}
+
+/// `[webhooks]`: where attendance and session events are delivered, signed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    pub urls: Vec<String>,
+    pub secret: String,
+    pub timeout_ms: u64,
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            urls: Vec::new(),
+            secret: String::new(),
+            timeout_ms: 5000,
+            retry_initial_ms: 1000,
+            retry_max_ms: 300_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -210,7 +260,45 @@ impl Config {
         if self.limits.max_session_hours == 0 {
             return Err(invalid("limits.max_session_hours", "must be at least 1"));
         }
+        self.validate_attendance()?;
         self.validate_org()
+    }
+
+    fn validate_attendance(&self) -> Result<(), ConfigError> {
+        let a = &self.attendance;
+        if !(1..=600).contains(&a.heartbeat_secs) {
+            return Err(invalid("attendance.heartbeat_secs", "must be 1 to 600"));
+        }
+        if a.reconnect_grace_secs > 3600 {
+            return Err(invalid("attendance.reconnect_grace_secs", "at most 3600"));
+        }
+        if a.min_presence_percent > 100 {
+            return Err(invalid("attendance.min_presence_percent", "at most 100"));
+        }
+        let w = &self.webhooks;
+        for u in &w.urls {
+            let parsed = url::Url::parse(u)
+                .map_err(|e| invalid("webhooks.urls", format!("{u:?} is not a URL: {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(invalid(
+                    "webhooks.urls",
+                    format!("{u:?}: use http or https"),
+                ));
+            }
+        }
+        if !w.urls.is_empty() && w.secret.len() < 32 {
+            return Err(invalid(
+                "webhooks.secret",
+                "must be at least 32 characters when webhooks.urls is set",
+            ));
+        }
+        if w.timeout_ms == 0 || w.retry_initial_ms == 0 || w.retry_max_ms < w.retry_initial_ms {
+            return Err(invalid(
+                "webhooks.retry_max_ms",
+                "timeout and retry delays must be positive, retry_max_ms >= retry_initial_ms",
+            ));
+        }
+        Ok(())
     }
 
     fn validate_org(&self) -> Result<(), ConfigError> {

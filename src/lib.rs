@@ -4,15 +4,18 @@
 
 pub mod api;
 pub mod app;
+pub mod attendance;
 pub mod audit;
 pub mod auth;
 pub mod calendar;
 pub mod config;
+pub mod live;
 pub mod metrics;
 pub mod schedule;
 pub mod sfu;
 pub mod signal;
 pub mod store;
+pub mod webhooks;
 
 /// Asia/Ho_Chi_Minh: UTC+7 all year (no daylight saving time).
 pub fn tz() -> chrono::FixedOffset {

@@ -14,6 +14,8 @@ pub const INVITATION_REVOKE: &str = "invitation.revoke";
 pub const INVITATION_STATUS: &str = "invitation.status";
 
 pub const SITE_JOIN: &str = "site.join";
+/// A manual roll-call mark (attendance status and reason) by the secretariat.
+pub const ATTENDANCE_MARK: &str = "attendance.mark";
 pub const SITE_LEAVE: &str = "site.leave";
 pub const FLOOR_GIVE: &str = "floor.give";
 pub const SITE_MUTE: &str = "site.mute";
@@ -40,6 +42,7 @@ pub const ALL: &[&str] = &[
     INVITATION_STATUS,
     SITE_JOIN,
     SITE_LEAVE,
+    ATTENDANCE_MARK,
     FLOOR_GIVE,
     SITE_MUTE,
     SITE_UNMUTE,

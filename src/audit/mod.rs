@@ -17,6 +17,7 @@
 
 pub mod actions;
 pub mod chain;
+pub mod live;
 #[cfg(test)]
 mod tests;
 

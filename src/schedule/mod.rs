@@ -6,6 +6,7 @@ pub mod conflict;
 mod edit;
 pub mod feeds;
 pub mod invitations;
+pub mod live;
 pub mod model;
 pub mod recurrence;
 pub mod service;

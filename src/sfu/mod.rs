@@ -2,7 +2,7 @@
 //! becomes a participant with its own control task (`participant`), its published tracks are read
 //! and fanned out to down-tracks (`forward`), with header rewriting (`rewrite`) and throttled
 //! keyframe requests (`keyframe`) as pure logic. Peer connections are built in `engine`. The SFU
-//! never touches the database: it reports what happens as [`SfuEvent`]s on a broadcast channel.
+//! never touches the database: it reports what happens as [`SfuEvent`]s on the [`crate::live`] bus.
 
 pub mod engine;
 pub mod forward;
@@ -12,59 +12,31 @@ pub mod rewrite;
 pub mod room;
 
 use crate::metrics::Metrics;
-use crate::signal::protocol::{LeaveReason, MediaKind, PcKind, ServerMsg, SessionRef, SiteRef};
+use crate::signal::protocol::{LeaveReason, PcKind, ServerMsg, SessionRef, SiteRef};
 use engine::{MediaSettings, PortPool};
 use participant::{Control, Participant, PcHandler};
 use room::{Member, Room};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
-/// What happened in a live session, for attendance, recording, audit and webhooks.
-/// Subscribers that fall behind lose events (broadcast), they never slow the SFU.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SfuEvent {
-    Joined {
-        session_id: String,
-        site_id: String,
-        participant_id: Uuid,
-    },
-    Left {
-        session_id: String,
-        site_id: String,
-        reason: LeaveReason,
-    },
-    TrackPublished {
-        session_id: String,
-        site_id: String,
-        kind: MediaKind,
-    },
-    TrackEnded {
-        session_id: String,
-        site_id: String,
-        kind: MediaKind,
-    },
-    MuteChanged {
-        session_id: String,
-        site_id: String,
-        kind: MediaKind,
-        muted: bool,
-    },
-}
+/// What happened in a live session: the events of [`crate::live`], emitted by the rooms.
+pub use crate::live::Event as SfuEvent;
 
 /// What participants and rooms share: settings, ports, counters, the event channel, the rooms.
 pub struct Shared {
     pub settings: MediaSettings,
     pub ports: Arc<PortPool>,
     pub metrics: Arc<Metrics>,
-    events: broadcast::Sender<SfuEvent>,
+    events: Arc<crate::live::Bus>,
     rooms: Mutex<HashMap<String, Arc<Room>>>,
 }
 
 impl Shared {
+    /// Stamps and publishes an event (never blocks: see [`crate::live::Bus`]).
     pub fn emit(&self, event: SfuEvent) {
-        let _ = self.events.send(event);
+        self.events.emit(event);
     }
 
     fn forget_room_if_empty(&self, room: &Arc<Room>) {
@@ -111,7 +83,7 @@ pub struct Sfu {
 
 impl Sfu {
     pub fn new(settings: MediaSettings, ports: Arc<PortPool>, metrics: Arc<Metrics>) -> Self {
-        let (events, _) = broadcast::channel(1024);
+        let events = Arc::new(crate::live::Bus::default());
         Sfu {
             shared: Arc::new(Shared {
                 settings,
@@ -123,8 +95,22 @@ impl Sfu {
         }
     }
 
-    pub fn subscribe_events(&self) -> broadcast::Receiver<SfuEvent> {
-        self.shared.events.subscribe()
+    /// The bus the rooms' events go out on (lossless queues and a lossy live view).
+    pub fn events(&self) -> &Arc<crate::live::Bus> {
+        &self.shared.events
+    }
+
+    /// Ids of the sites connected to a session's room now.
+    pub fn sites_in(&self, session_id: &str) -> Vec<String> {
+        let room = self
+            .shared
+            .rooms
+            .lock()
+            .expect("rooms")
+            .get(session_id)
+            .cloned();
+        room.map(|r| r.members().into_iter().map(|m| m.site_id).collect())
+            .unwrap_or_default()
     }
 
     pub fn ports_in_use(&self) -> usize {

@@ -25,7 +25,9 @@ use uuid::Uuid;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::TrackRemote;
-use webrtc::peer_connection::{PeerConnectionEventHandler, RTCPeerConnectionIceEvent};
+use webrtc::peer_connection::{
+    PeerConnectionEventHandler, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
+};
 
 /// What the control task of a participant acts on.
 pub enum Control {
@@ -39,6 +41,8 @@ pub enum Control {
     Sync,
     /// Leave the room, with the reason given to the others.
     Close(LeaveReason),
+    /// One of the two peer connections reached `connected`.
+    MediaConnected,
 }
 
 /// Forwards a peer connection's events into the control channel.
@@ -61,6 +65,12 @@ impl PeerConnectionEventHandler for PcHandler {
                 let _ = self.ctl.send(Control::LocalCandidate(self.kind, c)).await;
             }
             Err(e) => tracing::debug!("unusable local candidate: {e}"),
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        if state == RTCPeerConnectionState::Connected {
+            let _ = self.ctl.send(Control::MediaConnected).await;
         }
     }
 
@@ -107,6 +117,11 @@ impl Participant {
                 }
                 Control::Track(t) => self.on_track(t).await,
                 Control::Sync => self.sync().await,
+                Control::MediaConnected => self.shared.emit(super::SfuEvent::MediaConnected {
+                    session_id: self.room.session_id.clone(),
+                    site_id: self.site_id.clone(),
+                    participant_id: self.id,
+                }),
             }
         }
         self.leave(reason).await;
@@ -453,6 +468,7 @@ impl Participant {
         self.shared.emit(super::SfuEvent::Left {
             session_id: self.room.session_id.clone(),
             site_id: self.site_id.clone(),
+            participant_id: self.id,
             reason,
         });
         self.shared.forget_room_if_empty(&self.room);
