@@ -126,6 +126,37 @@ fn routes(session_id: &str) -> Vec<Route> {
             READERS,
         ),
         route("GET", "/api/calendar/links", Value::Null, ALL),
+        route(
+            "GET",
+            &format!("/api/sessions/{session_id}/attendance"),
+            Value::Null,
+            READERS,
+        ),
+        route(
+            "GET",
+            &format!("/api/sessions/{session_id}/attendance.csv"),
+            Value::Null,
+            READERS,
+        ),
+        route(
+            "GET",
+            &format!("/api/sessions/{session_id}/attendance.xlsx"),
+            Value::Null,
+            READERS,
+        ),
+        route(
+            "POST",
+            &format!("/api/sessions/{session_id}/attendance/marks"),
+            invalid.clone(),
+            WRITERS,
+        ),
+        route("GET", "/api/attendance/today", Value::Null, READERS),
+        route(
+            "GET",
+            "/api/attendance/sites?from=x&to=y",
+            Value::Null,
+            READERS,
+        ),
         // The site operator of the test is scoped to the host site: its feed is theirs to read.
         route(
             "GET",

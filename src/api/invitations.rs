@@ -88,6 +88,13 @@ async fn board(
             "none of your sites is invited to this session".into(),
         ));
     }
+    let online = app.sfu.sites_in(&id);
+    board.online_site_ids = board
+        .invitations
+        .iter()
+        .filter(|i| online.contains(&i.site_id))
+        .map(|i| i.site_id.clone())
+        .collect();
     Ok(Json(board))
 }
 

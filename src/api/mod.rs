@@ -2,6 +2,7 @@
 //! `/room/<token>` and static files under `/static`. Handlers are thin: they call the services
 //! and map their errors once, through [`error::ApiError`].
 
+mod attendance;
 mod auth;
 pub mod error;
 mod invitations;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .merge(org::routes())
         .merge(invitations::routes())
         .merge(sessions::routes())
+        .merge(attendance::routes())
         .merge(web::routes())
         .layer(DefaultBodyLimit::max(256 * 1024))
         .with_state(state)

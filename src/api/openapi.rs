@@ -15,8 +15,11 @@ use utoipa::OpenApi;
         super::auth::create_user, super::auth::create_device, super::auth::list_devices,
         super::auth::revoke_device, super::auth::audit_list, super::auth::audit_verify,
         super::invitations::board, super::invitations::reissue, super::invitations::revoke,
-        super::invitations::set_status, super::invitations::test_result),
-    tags((name = "org", description = "Units and sites"), (name = "sessions", description = "Sessions and join links"), (name = "live", description = "Live state of the SFU"), (name = "accounts", description = "Login, users, room-PC device credentials"), (name = "audit", description = "The hash-chained audit log"), (name = "invitations", description = "Invitations, join links and readiness of sites"))
+        super::invitations::set_status, super::invitations::test_result,
+        super::attendance::attendance, super::attendance::attendance_csv,
+        super::attendance::attendance_xlsx, super::attendance::stream, super::attendance::mark,
+        super::attendance::today, super::attendance::sites),
+    tags((name = "org", description = "Units and sites"), (name = "sessions", description = "Sessions and join links"), (name = "live", description = "Live state of the SFU"), (name = "accounts", description = "Login, users, room-PC device credentials"), (name = "audit", description = "The hash-chained audit log"), (name = "invitations", description = "Invitations, join links and readiness of sites"), (name = "attendance", description = "Roll call (điểm danh): live board, marks, reports; webhooks in docs/webhooks.md"))
 )]
 struct ApiDoc;
 
@@ -40,6 +43,13 @@ mod tests {
             "/api/sessions/{id}/invitations/{site_id}/revoke",
             "/api/sessions/{id}/invitations/{site_id}/status",
             "/api/join/{token}/test-result",
+            "/api/sessions/{id}/attendance",
+            "/api/sessions/{id}/attendance.csv",
+            "/api/sessions/{id}/attendance.xlsx",
+            "/api/sessions/{id}/attendance/stream",
+            "/api/sessions/{id}/attendance/marks",
+            "/api/attendance/today",
+            "/api/attendance/sites",
         ] {
             assert!(doc["paths"][path].is_object(), "{path} missing");
         }

@@ -214,7 +214,9 @@ pub async fn detail(
     Path(id): Path<String>,
 ) -> Result<Json<SessionDetail>> {
     principal.require(READ)?;
-    Ok(Json(app.scheduler().detail(&id).await?))
+    let mut detail = app.scheduler().detail(&id).await?;
+    detail.live_sites = app.sfu.sites_in(&id).len();
+    Ok(Json(detail))
 }
 
 /// Changes the fields given. `scope`: `this` (this occurrence only), `following` (split the

@@ -240,7 +240,7 @@ mod tests {
             session_id: "s".into(),
             site_id: format!("site-{i}"),
             kind: MediaKind::Audio,
-            muted: i % 2 == 0,
+            muted: i.is_multiple_of(2),
         }
     }
 

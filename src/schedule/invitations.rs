@@ -134,6 +134,8 @@ pub struct Board {
     pub session: SessionSummary,
     pub invitations: Vec<Invitation>,
     pub counts: StatusCounts,
+    /// Sites connected to the session's room now (filled in by the API from the SFU).
+    pub online_site_ids: Vec<String>,
 }
 
 impl Board {
@@ -187,6 +189,7 @@ impl Scheduler<'_> {
                 starts_at: session.starts_at,
                 ends_at: session.ends_at,
             },
+            online_site_ids: Vec::new(),
         })
     }
 

@@ -506,6 +506,19 @@ impl SiteClient {
         let _ = self.ws_tx.send(msg).await;
     }
 
+    /// Vanishes without a goodbye, as a site whose network is cut or whose browser is killed:
+    /// the socket is dropped (no `leave`, no close frame), then the peer connections are closed.
+    pub async fn drop_connection(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        let _ = self.publish.close().await;
+        let _ = self.subscribe.close().await;
+    }
+
     /// Leaves: `leave`, then both connections are closed.
     pub async fn leave(self) {
         let _ = self.ws_tx.send(ClientMsg::Leave).await;

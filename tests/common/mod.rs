@@ -14,6 +14,11 @@ pub struct TestServer {
 }
 
 pub fn test_config(dir: &Path) -> Config {
+    test_config_with(dir, &[])
+}
+
+/// The test configuration with more `GIAOBAN_*` overrides (short grace and heartbeat, say).
+pub fn test_config_with(dir: &Path, extra: &[(&str, &str)]) -> Config {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml"))
         .unwrap();
     let env = [
@@ -22,16 +27,24 @@ pub fn test_config(dir: &Path) -> Config {
         ("GIAOBAN_MEDIA_PORT_MIN", "0".to_string()),
         ("GIAOBAN_MEDIA_PORT_MAX", "0".to_string()),
     ];
+    let extra = extra.iter().map(|(k, v)| (k.to_string(), v.to_string()));
     Config::from_toml_str(
         &text,
         Path::new("default.toml"),
-        env.into_iter().map(|(k, v)| (k.to_string(), v)),
+        env.into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .chain(extra),
     )
     .unwrap()
 }
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts with more `GIAOBAN_*` configuration overrides.
+    pub async fn start_with(extra: &[(&str, &str)]) -> TestServer {
         if std::env::var_os("GIAOBAN_TEST_LOG").is_some() {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(tracing_subscriber::EnvFilter::new(
@@ -41,7 +54,9 @@ impl TestServer {
                 .try_init();
         }
         let dir = tempfile::tempdir().unwrap();
-        let running = giaoban::app::start(test_config(dir.path())).await.unwrap();
+        let running = giaoban::app::start(test_config_with(dir.path(), extra))
+            .await
+            .unwrap();
         TestServer { running, dir }
     }
 
