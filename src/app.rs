@@ -193,7 +193,7 @@ async fn start_consumers(
     let wake = Arc::new(tokio::sync::Notify::new());
     let recorder = crate::attendance::Recorder {
         pool: pool.clone(),
-        webhook_urls: urls,
+        webhook_urls: urls.clone(),
         changed: changed.clone(),
         webhooks: wake.clone(),
     };
@@ -209,6 +209,9 @@ async fn start_consumers(
     tokio::spawn(crate::attendance::heartbeat(
         pool.clone(),
         std::time::Duration::from_secs(config.attendance.heartbeat_secs),
+        crate::attendance::thresholds(config),
+        config.webhooks.urls.clone(),
+        wake.clone(),
     ));
     if !config.webhooks.urls.is_empty() {
         let deliverer =

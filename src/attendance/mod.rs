@@ -8,6 +8,7 @@
 //! that the server is alive; at start, [`store::recover`] closes whatever a crash left open.
 
 pub mod export;
+pub mod finalise;
 pub mod intervals;
 pub mod report;
 pub mod store;
@@ -156,14 +157,27 @@ impl Recorder {
     }
 }
 
-/// Records that the server is alive every `every`, forever.
-pub async fn heartbeat(pool: Pool, every: std::time::Duration) {
+/// Every `every`, forever: records that the server is alive, and finalises the roll call of
+/// sessions that ended (see [`finalise`]).
+pub async fn heartbeat(
+    pool: Pool,
+    every: std::time::Duration,
+    th: Thresholds,
+    urls: Vec<String>,
+    webhooks: Arc<Notify>,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = store::heartbeat(&pool, Utc::now()).await {
+        let now = Utc::now();
+        if let Err(e) = store::heartbeat(&pool, now).await {
             tracing::error!("attendance heartbeat: {e}");
+        }
+        match finalise::finalise_due(&pool, &th, &urls, now).await {
+            Ok(done) if !done.is_empty() && !urls.is_empty() => webhooks.notify_one(),
+            Ok(_) => {}
+            Err(e) => tracing::error!("attendance finalisation: {e}"),
         }
     }
 }
