@@ -427,3 +427,73 @@ async fn the_secretariat_schedules_a_weekly_briefing_and_sees_conflicts() {
     assert_eq!(info["site"]["id"], "so-noi-vu-phonghop");
     assert_eq!(info["session"]["id"], session_id);
 }
+
+/// The roll-call board (bảng điểm danh) in a browser: a site turns present when its room page
+/// joins, and absent-now when that browser goes away, without the board being reloaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_roll_call_board_follows_a_site_live() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let server = TestServer::start_with(&[("GIAOBAN_ATTENDANCE_RECONNECT_GRACE_SECS", "2")]).await;
+    let secretariat = server.login(giaoban::auth::Role::Secretariat).await;
+    let session = server.create_session(HOST, &SITES[..1]).await;
+    let sid = &session.session_id;
+    let base = server.http_url();
+    let browser = Browser::open(
+        &bin,
+        &format!("{base}/login?next=%2Fapp%2Frollcall%3Fsession%3D{sid}"),
+    );
+    let page = browser.page_ws_matching("/login").await;
+    wait_for(
+        &page,
+        "document.getElementById('username') && !document.getElementById('login-submit').disabled",
+        "the login form",
+    )
+    .await;
+    let login = format!(
+        "(() => {{ document.getElementById('username').value = {:?}; document.getElementById('password').value = {PASSWORD:?}; document.getElementById('login-submit').click(); return true; }})()",
+        secretariat.username
+    );
+    eval(&page, &login).await;
+    let page = browser.page_ws_matching("/app/rollcall").await;
+    let row = |site: &str| format!("document.querySelector('tr[data-site=\"{site}\"]')");
+    let site = SITES[0];
+    wait_for(
+        &page,
+        &format!("{}.dataset.live === 'never_joined'", row(site)),
+        "the site's row, never joined",
+    )
+    .await;
+    // A marker that a reload would erase.
+    eval(&page, "(() => { window.__noReload = 1; return true; })()").await;
+
+    let room = Browser::open(&bin, &format!("{}?autojoin=1", session.links[site]));
+    wait_for(
+        &page,
+        &format!(
+            "{}.dataset.live === 'online' && window.__noReload === 1",
+            row(site)
+        ),
+        "the site online on the board",
+    )
+    .await;
+    let headline = eval(&page, "document.getElementById('headline').textContent").await;
+    assert!(
+        headline.as_str().unwrap_or("").contains("Có mặt: 1/2"),
+        "{headline}"
+    );
+    // The room PC's browser is gone: reconnecting within the grace, then left.
+    drop(room);
+    wait_for(
+        &page,
+        &format!(
+            "{}.dataset.live === 'left' && window.__noReload === 1",
+            row(site)
+        ),
+        "the site gone from the board",
+    )
+    .await;
+    let text = eval(&page, &format!("{}.textContent", row(site))).await;
+    assert!(text.as_str().unwrap_or("").contains("Đã rời lúc"), "{text}");
+}

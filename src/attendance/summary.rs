@@ -140,9 +140,12 @@ pub fn summarize(
         .map(|i| i.present_within(from, to, now))
         .sum();
     let incidents = intervals.iter().map(|i| i.incidents.len()).sum();
+    // Intervals that touch the planned times (an interval that has just opened counts).
     let in_window: Vec<&Interval> = intervals
         .iter()
-        .filter(|i| i.present_within(from, to, now) > 0)
+        .filter(|i| {
+            to.is_none_or(|t| i.start < t) && i.end.is_none_or(|e| from.is_none_or(|f| e > f))
+        })
         .collect();
     let started = from.is_none_or(|s| now >= s);
     let ended = to.is_some_and(|e| now >= e);
@@ -282,6 +285,16 @@ mod tests {
         assert_eq!(s.computed_status, Status::Present);
         assert_eq!(s.present_seconds, 3600);
         assert!(matches!(s.live, LiveState::Online { .. }));
+        // Just arrived: counted at once, before a second has passed.
+        assert_eq!(status(&[st(60, None, None)], 60).computed_status, Status::Late);
+        let just = summarize(
+            intervals(&[st(0, None, None)], TH.grace),
+            SCHED,
+            &TH,
+            t(0),
+            None,
+        );
+        assert_eq!(just.computed_status, Status::Present);
         // Dropped a few seconds ago: not (yet) left early.
         let mut stints = vec![st(0, Some(60), Some("drop"))];
         let s = summarize(

@@ -32,6 +32,8 @@
       "board.status.ready": "Sẵn sàng",
       "board.status.revoked": "Đã thu hồi",
       "board.host": "Điểm cầu chủ trì",
+      "board.online": "Đang trực tuyến",
+      "board.rollcall": "Bảng điểm danh",
       "board.time.confirmed": "Xác nhận: {t}",
       "board.time.tested": "Kiểm tra: {t}",
       "board.time.ready": "Sẵn sàng: {t}",
@@ -79,6 +81,8 @@
       "board.status.ready": "Ready",
       "board.status.revoked": "Revoked",
       "board.host": "Host site",
+      "board.online": "Online now",
+      "board.rollcall": "Roll-call board",
       "board.time.confirmed": "Confirmed: {t}",
       "board.time.tested": "Tested: {t}",
       "board.time.ready": "Ready: {t}",
@@ -181,7 +185,9 @@
       el("td", { class: "site-cell" },
         el("div", { class: "site-title" }, inv.site_name),
         el("div", { class: "muted small" }, inv.unit_name),
-        inv.is_host ? el("span", { class: "badge badge-host" }, t("board.host")) : null),
+        inv.is_host ? el("span", { class: "badge badge-host" }, t("board.host")) : null,
+        (board.online_site_ids || []).includes(inv.site_id)
+          ? el("span", { class: "badge badge-ok", dataset: { online: "1" } }, t("board.online")) : null),
       el("td", null, el("span", { class: `badge ${BADGE[inv.status]}` }, t(`board.status.${inv.status}`))),
       el("td", { class: "times" }, times),
       el("td", { class: "test" }, test),
@@ -269,6 +275,7 @@
       showError(t("board.err.noSession"));
       return;
     }
+    $("to-rollcall").href = `/app/rollcall?session=${encodeURIComponent(sessionId)}`;
     await load();
     timer = window.setInterval(load, REFRESH_MS);
   });

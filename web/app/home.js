@@ -1,7 +1,8 @@
 // home.js — the start page (/app/home): greets the person by name with today's date in
 // Asia/Ho_Chi_Minh, lists their roles with scope (site and unit names from GET /api/sites), and
 // shows one card per page their roles open (the same list as the navigation bar) plus notes for
-// roles that work elsewhere (site technicians in the room page, reviewers by explicit grant).
+// roles that work elsewhere (site technicians in the room page, reviewers by explicit grant), and
+// today's sessions with their live counts (GET /api/attendance/today).
 "use strict";
 
 (function () {
@@ -56,11 +57,49 @@
     GB.clear($("notes")).append(...notes);
   }
 
+  // Today's sessions with live counts (sites online now / expected), for the schedule's readers;
+  // refreshed every 15 s.
+  let todayItems = null;
+
+  async function loadToday() {
+    try {
+      todayItems = await GB.api("GET", "/api/attendance/today");
+    } catch (_) {
+      todayItems = null;
+    }
+    renderToday();
+  }
+
+  function renderToday() {
+    const section = $("today-section");
+    if (!todayItems) {
+      section.hidden = true;
+      return;
+    }
+    section.hidden = false;
+    const list = GB.clear($("today-list"));
+    if (!todayItems.length) list.append(el("li", { class: "muted" }, t("home.todayNone")));
+    for (const s of todayItems) {
+      const time = [GB.fmtDateTime(s.starts_at).slice(-5), GB.fmtDateTime(s.ends_at).slice(-5)].join("–");
+      list.append(el("li", { dataset: { session: s.session_id } },
+        el("strong", null, `${time} `),
+        el("a", { href: `/app/session?id=${encodeURIComponent(s.session_id)}` }, s.title),
+        s.session_status === "cancelled" ? el("span", { class: "badge badge-danger" }, t("home.cancelled")) : null,
+        el("span", { class: "muted" }, ` — ${s.host_name}. `),
+        el("a", { class: "live-count", href: `/app/rollcall?session=${encodeURIComponent(s.session_id)}` },
+          t("home.liveCount", { online: s.online, expected: s.expected }))));
+    }
+  }
+
   GB.page({ nav: "home", title: "home.title" }, async (me) => {
     who = me;
     render();
     await loadNames();
     render();
-    window.addEventListener("gb:langchange", render);
+    window.addEventListener("gb:langchange", () => { render(); renderToday(); });
+    if (GB.hasRole(who, ["admin", "secretariat", "operator", "chair", "auditor"])) {
+      await loadToday();
+      window.setInterval(loadToday, 15000);
+    }
   });
 })();
