@@ -286,7 +286,10 @@ mod tests {
         assert_eq!(s.present_seconds, 3600);
         assert!(matches!(s.live, LiveState::Online { .. }));
         // Just arrived: counted at once, before a second has passed.
-        assert_eq!(status(&[st(60, None, None)], 60).computed_status, Status::Late);
+        assert_eq!(
+            status(&[st(60, None, None)], 60).computed_status,
+            Status::Late
+        );
         let just = summarize(
             intervals(&[st(0, None, None)], TH.grace),
             SCHED,
