@@ -66,6 +66,19 @@ async fn site_and_user_feeds_with_tokens() {
         ["FREQ=WEEKLY;BYDAY=MO;UNTIL=20261231T165959Z"]
     );
     assert_eq!(prop(master, "EXDATE"), ["20261214T080000"]);
+    // The event links to the site's own join link (its room page), which resolves without a
+    // login, not to the secretariat's session page.
+    let link = prop(master, "URL").pop().expect("a URL");
+    assert!(link.contains("/room/"), "{link}");
+    let join_token = link.rsplit('/').next().unwrap();
+    let (status, info) = body(
+        reqwest::get(format!("{}/api/join/{join_token}", server.http_url()))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["site"]["id"], SITES[0]);
     assert_eq!(
         prop(master, "SEQUENCE"),
         ["1"],

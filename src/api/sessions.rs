@@ -351,7 +351,12 @@ pub async fn site_ics(
     let site = store::org::site(&app.pool, site_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("site {site_id} not found")))?;
-    let text = feeds::site_feed(&app.pool, &app.public_url, site_id, &site.name)
+    let links = feeds::SiteLinks {
+        key: &app.token_key,
+        site_id,
+        grace_hours: app.config.auth.join_link_grace_hours,
+    };
+    let text = feeds::site_feed(&app.pool, &app.public_url, links, &site.name)
         .await?
         .map_err(ApiError::Unprocessable)?;
     Ok(ics(text))

@@ -55,6 +55,16 @@ struct Builder<'a> {
     pool: &'a Pool,
     public_url: &'a str,
     host_names: BTreeMap<String, String>,
+    /// For a site's feed: events link to that site's join link (room page), not to the
+    /// secretariat's session page, which a room PC cannot open.
+    site_links: Option<SiteLinks<'a>>,
+}
+
+/// What signing a site's join links takes.
+pub struct SiteLinks<'a> {
+    pub key: &'a TokenKey,
+    pub site_id: &'a str,
+    pub grace_hours: u32,
 }
 
 fn description(agenda: &str, chair: &str) -> String {
@@ -90,6 +100,29 @@ fn status(s: &str) -> CalStatus {
 }
 
 impl Builder<'_> {
+    /// The URL of a session's event: the site's current join link in a site's feed (none while
+    /// its invitation is revoked), else the session's page.
+    async fn url(&self, s: &SessionRow) -> Result<Option<String>, StoreError> {
+        let Some(l) = &self.site_links else {
+            return Ok(Some(format!("{}/app/session?id={}", self.public_url, s.id)));
+        };
+        let mut conn = self.pool.acquire().await?;
+        let Some(inv) = store::invitations::get(&mut conn, &s.id, l.site_id).await? else {
+            return Ok(None);
+        };
+        if inv.status == "revoked" {
+            return Ok(None);
+        }
+        let exp = super::link_expiry(s.ends_at, inv.issued_at, l.grace_hours);
+        let token = l.key.sign(&crate::auth::JoinClaims {
+            sid: s.id.clone(),
+            site: l.site_id.to_string(),
+            exp,
+            v: u32::try_from(inv.link_version).unwrap_or(0),
+        });
+        Ok(Some(format!("{}/room/{token}", self.public_url)))
+    }
+
     async fn host(&mut self, id: &str) -> Result<String, StoreError> {
         if let Some(n) = self.host_names.get(id) {
             return Ok(n.clone());
@@ -120,7 +153,7 @@ impl Builder<'_> {
             exdates: Vec::new(),
             recurrence_id: None,
             organizer: None,
-            url: Some(format!("{}/app/session?id={}", self.public_url, s.id)),
+            url: self.url(s).await?,
         }))
     }
 
@@ -136,7 +169,11 @@ impl Builder<'_> {
         let Some(rule) = calendar_rule(&series.rrule) else {
             return Ok(Vec::new());
         };
-        let first = occurrences.iter().find(|o| !o.is_cancelled());
+        let first = occurrences.iter().find(|o| !o.is_cancelled() && !skip(o));
+        let url = match first {
+            Some(o) => self.url(o).await?,
+            None => None,
+        };
         let mut master = CalEvent {
             uid: uid.clone(),
             sequence: series.sequence.max(0) as u32,
@@ -150,7 +187,7 @@ impl Builder<'_> {
             exdates: Vec::new(),
             recurrence_id: None,
             organizer: None,
-            url: first.map(|o| format!("{}/app/session?id={}", self.public_url, o.id)),
+            url,
         };
         let mut out = Vec::new();
         for o in occurrences {
@@ -175,6 +212,7 @@ fn builder<'a>(pool: &'a Pool, public_url: &'a str) -> Builder<'a> {
         pool,
         public_url,
         host_names: BTreeMap::new(),
+        site_links: None,
     }
 }
 
@@ -246,10 +284,12 @@ async fn site_events(
 pub async fn site_feed(
     pool: &Pool,
     public_url: &str,
-    site_id: &str,
+    links: SiteLinks<'_>,
     site_name: &str,
 ) -> Result<Result<String, String>, StoreError> {
+    let site_id = links.site_id;
     let mut b = builder(pool, public_url);
+    b.site_links = Some(links);
     let mut events = Vec::new();
     site_events(&mut b, site_id, &mut events).await?;
     let name = format!("Lịch họp – {site_name}");

@@ -1,7 +1,9 @@
 // board.js — the invitation board (/app/board?session=<id>): loads
 // GET /api/sessions/<id>/invitations every 5 s and renders one row per invited site (status
-// badge, stage times, connection-test report, join link with copy), with the actions re-issue and
-// revoke (admin, secretariat; two clicks) and confirm / ready (also the site's own operator).
+// badge, live presence, stage times, connection-test report, join link with copy and, under it,
+// re-issue and revoke (admin, secretariat; two clicks on the same button), apart from the
+// attendance actions confirm / ready (also the site's own operator). Rows refresh as actions land
+// and every 5 s, except a row whose button is armed.
 // The shell (navigation, API client with CSRF header and login redirect, dates, Vietnamese
 // sorting, toasts, two-step buttons, copy) is common.js; this page's strings are added below.
 "use strict";
@@ -12,6 +14,9 @@
   const REFRESH_MS = 5000;
   const STATUSES = ["invited", "confirmed", "tested", "ready", "revoked"];
   const BADGE = { invited: "badge-invited", confirmed: "badge-info", tested: "badge-warn", ready: "badge-ok", revoked: "badge-danger badge-revoked" };
+  // The summary chips: a count of zero revoked invitations is not struck through.
+  const COUNT_BADGE = Object.assign({}, BADGE, { revoked: "badge-danger" });
+  const RANK = { invited: 0, confirmed: 1, tested: 2, ready: 3, revoked: -1 };
 
   GB.addStrings({
     vi: {
@@ -118,7 +123,6 @@
   let who = null;
   let board = null;
   let boardText = "";
-  let busy = 0; // actions in flight or armed: the refresh waits, so a second click finds its button
   let timer = null;
 
   const base = () => `/api/sessions/${encodeURIComponent(sessionId)}/invitations`;
@@ -132,7 +136,6 @@
   }
 
   async function load() {
-    if (busy) return;
     try {
       const next = await GB.api("GET", base());
       showError("");
@@ -160,13 +163,24 @@
     const s = board.session;
     $("session-title").textContent = s.title;
     $("session-time").textContent = [GB.fmtDateTime(s.starts_at), GB.fmtDateTime(s.ends_at)].filter(Boolean).join(" – ");
-    GB.clear($("counts")).append(...STATUSES.map((st) => el("li", { class: `badge ${BADGE[st]}` },
-      `${t(`board.status.${st}`)}: `, el("strong", null, String(board.counts[st] || 0)))));
+    // Each stage counts the sites that reached it (a ready site has also confirmed and tested),
+    // out of the sites still invited; revoked ones are counted apart.
+    const live = board.invitations.filter((i) => i.status !== "revoked");
+    const reached = (st) => live.filter((i) => RANK[i.status] >= RANK[st]).length;
+    GB.clear($("counts")).append(...STATUSES.map((st) => el("li", { class: `badge ${COUNT_BADGE[st]}`, dataset: { stage: st } },
+      `${t(`board.status.${st}`)}: `,
+      el("strong", null, st === "revoked" ? String(board.counts.revoked || 0) : `${reached(st)}/${live.length}`))));
     const rows = board.invitations.slice().sort((a, b) =>
       (b.is_host - a.is_host) || GB.compareVi(a.unit_name, b.unit_name) || GB.compareVi(a.site_name, b.site_name));
-    const tbody = GB.clear($("rows"));
-    if (rows.length === 0) tbody.append(el("tr", null, el("td", { colspan: 7, class: "empty" }, t("board.empty"))));
-    rows.forEach((inv, i) => tbody.append(row(inv, i + 1)));
+    const tbody = $("rows");
+    // A row whose button is armed (waiting for its confirming click) is kept as it is, so the
+    // second click lands on the same button; every other row is refreshed.
+    const armed = new Map([...tbody.querySelectorAll("tr[data-site]")]
+      .filter((tr) => tr.querySelector(".is-armed"))
+      .map((tr) => [tr.dataset.site, tr]));
+    const next = rows.map((inv, i) => armed.get(inv.site_id) || row(inv, i + 1));
+    if (next.length === 0) next.push(el("tr", null, el("td", { colspan: 7, class: "empty" }, t("board.empty"))));
+    tbody.replaceChildren(...next);
   }
 
   function row(inv, n) {
@@ -196,13 +210,23 @@
   }
 
   function linkCell(inv) {
-    if (!inv.link) return el("span", { class: "muted" }, t("board.link.none"));
+    if (!inv.link) return [el("span", { class: "muted" }, t("board.link.none")), linkActions(inv)];
     const input = el("input", { class: "link-input", type: "text", readonly: true, value: inv.link,
       "aria-label": t("board.link.aria", { site: inv.site_name }), on: { focus: (e) => e.target.select() } });
     const copy = el("button", { type: "button", class: "btn btn-small", dataset: { action: "copy" },
       on: { click: () => copyLink(inv) } }, t("board.btn.copy"));
     return [el("div", { class: "link-line" }, input, copy),
-      el("div", { class: "muted small" }, t("board.link.version", { v: inv.link_version, t: GB.fmtDateTime(inv.link_expires_at) }))];
+      el("div", { class: "muted small" }, t("board.link.version", { v: inv.link_version, t: GB.fmtDateTime(inv.link_expires_at) })),
+      linkActions(inv)];
+  }
+
+  // Re-issue and revoke act on the link: they sit under it, apart from the attendance buttons,
+  // and each needs a second click on the same (armed, red) button.
+  function linkActions(inv) {
+    if (!canIssue()) return null;
+    const out = [twoStep(button("reissue", "btn-outline", null), () => post(inv, "reissue"))];
+    if (inv.status !== "revoked") out.push(twoStep(button("revoke", "btn-danger", null), () => post(inv, "revoke")));
+    return el("div", { class: "link-actions" }, ...out);
   }
 
   function actions(inv) {
@@ -212,10 +236,6 @@
       if (inv.status === "invited") out.push(button("confirm", "btn-primary", () => post(inv, "status", { status: "confirmed" })));
       if (inv.status !== "ready") out.push(button("ready", "btn-primary", () => post(inv, "status", { status: "ready" })));
     }
-    if (canIssue()) {
-      out.push(twoStep(button("reissue", "", null), () => post(inv, "reissue")));
-      if (live) out.push(twoStep(button("revoke", "btn-danger", null), () => post(inv, "revoke")));
-    }
     return out;
   }
 
@@ -224,30 +244,14 @@
       on: run ? { click: run } : null }, t(`board.btn.${action}`));
   }
 
-  // A destructive action: GB.confirmClick asks for a second click; the refresh waits while the
-  // button is armed (this handler runs before confirmClick's: not armed yet means this click arms).
+  // A destructive action: GB.confirmClick asks for a second click on the same button; render()
+  // keeps an armed button's row while the others refresh.
   function twoStep(btn, run) {
-    let hold = null;
-    const release = () => {
-      if (hold === null) return;
-      window.clearTimeout(hold);
-      hold = null;
-      busy = Math.max(0, busy - 1);
-    };
-    btn.addEventListener("click", () => {
-      if (btn.classList.contains("is-armed")) {
-        release();
-      } else {
-        busy += 1;
-        hold = window.setTimeout(release, 4100);
-      }
-    });
     GB.confirmClick(btn, run);
     return btn;
   }
 
   async function post(inv, action, body) {
-    busy += 1;
     try {
       await GB.api("POST", `${base()}/${encodeURIComponent(inv.site_id)}/${action}`, body || {});
       const done = action === "status"
@@ -257,7 +261,6 @@
     } catch (e) {
       GB.toast(e.status === 409 ? t("board.err.revoked") : GB.errorText(e), "error");
     } finally {
-      busy = Math.max(0, busy - 1);
       boardText = "";
       load();
     }

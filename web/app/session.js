@@ -48,6 +48,10 @@
       "sess.copied": "Đã sao chép đường dẫn.",
       "sess.r.weekly": "Hằng tuần vào {days}; {end}", "sess.r.count": "{n} lần", "sess.r.until": "đến ngày {date}",
       "sess.err.title": "Tên phiên họp không được để trống và không quá 300 ký tự.",
+      "sess.err.generic": "Dữ liệu không hợp lệ ở mục “{field}”. Vui lòng kiểm tra lại.",
+      "sess.err.site_ids": "Danh sách điểm cầu không hợp lệ (quá nhiều hoặc bị trùng lịch).",
+      "sess.err.scope": "Phạm vi sửa không hợp lệ cho phiên họp này.",
+      "sess.warn.past": "Thời gian bắt đầu đã qua. Nếu vẫn muốn tạo phiên họp trong quá khứ, bấm “Lưu” thêm một lần.",
       "sess.err.starts_at": "Cần nhập thời gian bắt đầu và kết thúc.",
       "sess.err.ends_at": "Giờ kết thúc phải sau giờ bắt đầu, phiên họp không dài quá thời lượng cho phép.",
       "sess.err.chair": "Thông tin chủ trì không quá 200 ký tự.",
@@ -95,6 +99,10 @@
       "sess.copied": "Link copied.",
       "sess.r.weekly": "Weekly on {days}; {end}", "sess.r.count": "{n} times", "sess.r.until": "until {date}",
       "sess.err.title": "The title must not be empty nor longer than 300 characters.",
+      "sess.err.generic": "Invalid value in “{field}”. Please check it.",
+      "sess.err.site_ids": "Invalid list of sites (too many, or a scheduling conflict).",
+      "sess.err.scope": "Invalid edit scope for this session.",
+      "sess.warn.past": "The start time has passed. To create a session in the past anyway, press “Save” once more.",
       "sess.err.starts_at": "Give a start and an end time.",
       "sess.err.ends_at": "The end must be after the start, within the longest session allowed.",
       "sess.err.chair": "The chair is at most 200 characters.",
@@ -112,6 +120,8 @@
   const DAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
   let who = null;
   let sites = [];
+  // A session starting in the past is created only after a warning and a second "Lưu".
+  let pastConfirmed = false;
   let detail = null;
   const picked = new Map(); // site id → required
 
@@ -267,10 +277,29 @@
     return li;
   }
 
+  // The day the form's date field names ("yyyy-mm-dd"), or null while it is malformed.
+  function formDay() {
+    return GB.parseDate($("f-date").value);
+  }
+
+  // Whether a site's unit exists on `day` (a unit past its validity, e.g. merged away, is not
+  // offered for that date). Dates are "yyyy-mm-dd", so they compare as text.
+  function validOn(s, day) {
+    return !day || (s.valid_from <= day && (!s.valid_to || s.valid_to >= day));
+  }
+
+  function renderHosts(selected) {
+    const day = formDay();
+    const hosts = GB.sortVi(sites.filter((s) => validOn(s, day) || s.id === selected), (s) => `${s.is_host ? 0 : 1}${s.name}`);
+    GB.clear($("f-host")).append(...hosts.map((s) => el("option", { value: s.id, selected: s.id === selected }, s.name)));
+  }
+
   function renderPicker() {
     const filter = $("site-filter").value.trim().toLowerCase();
+    const day = formDay();
     const units = new Map();
     for (const s of sites) {
+      if (!validOn(s, day) && !picked.has(s.id)) continue;
       if (filter && !`${s.name} ${s.unit_name}`.toLowerCase().includes(filter)) continue;
       if (!units.has(s.unit_id)) units.set(s.unit_id, { name: s.unit_name, sites: [] });
       units.get(s.unit_id).sites.push(s);
@@ -315,8 +344,7 @@
     $("f-chair").value = d ? d.chair : "";
     $("f-classified").checked = !!(d && d.classified);
     $("f-record").checked = !!(d && d.record_auto);
-    const hosts = GB.sortVi(sites, (s) => `${s.is_host ? 0 : 1}${s.name}`);
-    GB.clear($("f-host")).append(...hosts.map((s) => el("option", { value: s.id, selected: d ? d.host_site_id === s.id : false }, s.name)));
+    renderHosts(d ? d.host_site_id : null);
     GB.clear($("agenda-list")).append(...(d ? d.agenda : [{}]).map(agendaRow));
     picked.clear();
     if (d) d.sites.forEach((s) => { if (s.site_id !== d.host_site_id) picked.set(s.site_id, s.required); });
@@ -422,6 +450,13 @@
     $("conflict-box").hidden = true;
     const body = collect();
     if (!body) return;
+    if (!detail && !pastConfirmed && new Date(body.starts_at) < new Date()) {
+      pastConfirmed = true;
+      $("form-error").textContent = t("sess.warn.past");
+      $("form-error").hidden = false;
+      $("form-error").dataset.kind = "past";
+      return;
+    }
     const r = detail
       ? await send("PATCH", `/api/sessions/${encodeURIComponent(detail.id)}`, changes(body))
       : await send("POST", "/api/sessions", body);
@@ -434,7 +469,12 @@
     } else {
       const data = r.data || {};
       const key = `sess.err.${data.field || data.code}`;
-      const text = GB.has(key) ? `${t(key)} (${data.message})` : (data.message || `HTTP ${r.status}`);
+      // Only text in the page's language: the server's (English) message is shown in English only.
+      let text;
+      if (GB.has(key)) text = t(key);
+      else if (r.status === 422) text = t("sess.err.generic", { field: data.field || "?" });
+      else if (GB.lang === "en") text = data.message || `HTTP ${r.status}`;
+      else text = GB.errorText(new GB.ApiError(r.status, data.code || `http_${r.status}`, data.message || ""));
       fail(text, data.field);
     }
   }
@@ -447,7 +487,11 @@
     $("site-filter").addEventListener("input", renderPicker);
     $("f-weekly").addEventListener("change", () => { $("repeat-detail").hidden = !$("f-weekly").checked; });
     // A new start date proposes its own weekday (the others can be added).
+    $("f-start").addEventListener("change", () => { pastConfirmed = false; });
     $("f-date").addEventListener("change", () => {
+      pastConfirmed = false;
+      renderHosts($("f-host").value);
+      renderPicker();
       const day = GB.parseDate($("f-date").value);
       if (day) renderWeekdays([DAYS[weekdayIndex(day)]]);
     });
