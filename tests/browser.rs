@@ -189,6 +189,31 @@ async fn two_browsers_see_and_hear_each_other() {
         .await;
 }
 
+/// Saves a PNG of the page to `$GIAOBAN_TEST_SCREENSHOTS/<name>.png` when that variable is set
+/// (to look at a page by eye); does nothing otherwise.
+async fn screenshot(ws: &str, name: &str) {
+    let Some(dir) = std::env::var_os("GIAOBAN_TEST_SCREENSHOTS") else {
+        return;
+    };
+    let (mut s, _) = tokio_tungstenite::connect_async(ws).await.unwrap();
+    let req = json!({"id": 1, "method": "Page.captureScreenshot", "params": {"format": "png", "captureBeyondViewport": true}});
+    s.send(Message::Text(req.to_string().into())).await.unwrap();
+    while let Some(Ok(m)) = s.next().await {
+        if let Message::Text(t) = m {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["id"] == 1 {
+                use base64::Engine;
+                let png = base64::engine::general_purpose::STANDARD
+                    .decode(v["result"]["data"].as_str().unwrap_or(""))
+                    .unwrap();
+                std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png)
+                    .unwrap();
+                return;
+            }
+        }
+    }
+}
+
 /// Polls `expr` in the page until it is `true`.
 async fn wait_for(ws: &str, expr: &str, what: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -478,6 +503,7 @@ async fn the_roll_call_board_follows_a_site_live() {
         "the site online on the board",
     )
     .await;
+    screenshot(&page, "rollcall-online").await;
     let headline = eval(&page, "document.getElementById('headline').textContent").await;
     assert!(
         headline.as_str().unwrap_or("").contains("Có mặt: 1/2"),
@@ -496,4 +522,185 @@ async fn the_roll_call_board_follows_a_site_live() {
     .await;
     let text = eval(&page, &format!("{}.textContent", row(site))).await;
     assert!(text.as_str().unwrap_or("").contains("Đã rời lúc"), "{text}");
+    screenshot(&page, "rollcall-left").await;
+    // The printable record of the same session.
+    eval(
+        &page,
+        &format!("(() => {{ location.assign('{base}/app/attendance-record?session={sid}'); return true; }})()"),
+    )
+    .await;
+    let page = browser.page_ws_matching("/app/attendance-record").await;
+    wait_for(
+        &page,
+        &format!("document.querySelector('#rec-rows tr[data-site=\"{site}\"]')"),
+        "the attendance record",
+    )
+    .await;
+    let title = eval(&page, "document.querySelector('.record-title').textContent").await;
+    assert_eq!(title, "BIÊN BẢN ĐIỂM DANH");
+    let line = eval(
+        &page,
+        &format!("document.querySelector('#rec-rows tr[data-site=\"{site}\"]').textContent"),
+    )
+    .await;
+    assert!(line.as_str().unwrap().contains("Có mặt"), "{line}");
+    screenshot(&page, "attendance-record").await;
+}
+
+/// What a new secretary met, fixed: units past their validity are not offered for the date,
+/// validation messages are in Vietnamese only, a session in the past needs a second "Lưu"; on
+/// the invitation board re-issue sits under the link, apart from "Xác nhận", rows refresh as
+/// actions land while a button is armed, and the stage chips count the sites that reached them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secretariat_pages_offer_valid_sites_speak_vietnamese_and_keep_actions_apart() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let secretariat = server.login(giaoban::auth::Role::Secretariat).await;
+    let base = server.http_url();
+    let browser = Browser::open(
+        &bin,
+        &format!("{base}/login?next=%2Fapp%2Fsession%3Fdate%3D2026-12-07"),
+    );
+    let page = browser.page_ws_matching("/login").await;
+    wait_for(
+        &page,
+        "document.getElementById('username') && !document.getElementById('login-submit').disabled",
+        "the login form",
+    )
+    .await;
+    let login = format!(
+        "(() => {{ document.getElementById('username').value = {:?}; document.getElementById('password').value = {PASSWORD:?}; document.getElementById('login-submit').click(); return true; }})()",
+        secretariat.username
+    );
+    eval(&page, &login).await;
+    let page = browser.page_ws_matching("/app/session").await;
+    wait_for(&page, "document.querySelectorAll('#site-picker label.check').length > 5 && !document.getElementById('editor').hidden", "the session form").await;
+    let offered = "[...document.querySelectorAll('#site-picker label.check'), ...document.querySelectorAll('#f-host option')].map(n => n.textContent).join('|')";
+    let now = eval(&page, offered).await;
+    assert!(!now.as_str().unwrap().contains("(cũ)"), "{now}");
+    // Before the 2025 reform the old district is a valid choice again.
+    eval(&page, "(() => { const d = document.getElementById('f-date'); d.value = '01/06/2025'; d.dispatchEvent(new Event('change', {bubbles: true})); return true; })()").await;
+    let then = eval(&page, offered).await;
+    assert!(then.as_str().unwrap().contains("(cũ)"), "{then}");
+    eval(&page, "(() => { const d = document.getElementById('f-date'); d.value = '07/12/2026'; d.dispatchEvent(new Event('change', {bubbles: true})); return true; })()").await;
+
+    // An empty title: the server's 422 is shown in Vietnamese only.
+    eval(&page, &fill_session("", "08:00", "10:00", HOST)).await;
+    eval(
+        &page,
+        "(() => { document.getElementById('save').click(); return true; })()",
+    )
+    .await;
+    wait_for(
+        &page,
+        "!document.getElementById('form-error').hidden",
+        "the error",
+    )
+    .await;
+    let error = eval(&page, "document.getElementById('form-error').textContent").await;
+    assert_eq!(
+        error.as_str().unwrap(),
+        "Tên phiên họp không được để trống và không quá 300 ký tự."
+    );
+
+    // A session in the past: a warning first, created on the second "Lưu".
+    eval(&page, "(() => { const d = document.getElementById('f-date'); d.value = '02/11/2026'; d.dispatchEvent(new Event('change', {bubbles: true})); return true; })()").await;
+    eval(
+        &page,
+        &fill_session("Giao ban đã qua – kiểm thử", "08:00", "09:00", HOST),
+    )
+    .await;
+    for name in ["Phòng họp Sở Nội vụ", "Phòng họp Sở Y tế"] {
+        eval(&page, &pick_site(name)).await;
+    }
+    let save = "(() => { document.getElementById('save').click(); return true; })()";
+    eval(&page, save).await;
+    wait_for(
+        &page,
+        "document.getElementById('form-error').dataset.kind === 'past' && !document.getElementById('form-error').hidden",
+        "the warning about the past",
+    )
+    .await;
+    assert!(
+        !eval(&page, "location.search")
+            .await
+            .as_str()
+            .unwrap()
+            .contains("id=")
+    );
+    eval(&page, save).await;
+    wait_for(
+        &page,
+        "location.search.includes('id=')",
+        "the created session",
+    )
+    .await;
+    let url = eval(&page, "location.href").await;
+    let session_id = url
+        .as_str()
+        .unwrap()
+        .split("id=")
+        .nth(1)
+        .unwrap()
+        .to_string();
+
+    // The invitation board.
+    eval(
+        &page,
+        &format!(
+            "(() => {{ location.assign('{base}/app/board?session={session_id}'); return true; }})()"
+        ),
+    )
+    .await;
+    let page = browser.page_ws_matching("/app/board").await;
+    let row = |name: &str| {
+        format!(
+            "[...document.querySelectorAll('#rows tr')].find(r => r.textContent.includes('{name}'))"
+        )
+    };
+    wait_for(&page, &format!("{}", row("Sở Y tế")), "the board").await;
+    // Re-issue and revoke sit under the link, the confirm button in the actions column.
+    let placed = eval(&page, &format!("(() => {{ const r = {}; return {{ reissueInLink: !!r.querySelector('td.link button[data-action=reissue]'), reissueInActions: !!r.querySelector('td.actions button[data-action=reissue]'), confirm: !!r.querySelector('td.actions button[data-action=confirm]') }}; }})()", row("Sở Y tế"))).await;
+    assert_eq!(
+        placed,
+        json!({"reissueInLink": true, "reissueInActions": false, "confirm": true})
+    );
+    // Arm re-issue on one row, confirm another: that row refreshes, the armed one stays armed.
+    eval(
+        &page,
+        &format!(
+            "(() => {{ {}.querySelector('button[data-action=reissue]').click(); return true; }})()",
+            row("Sở Y tế")
+        ),
+    )
+    .await;
+    eval(
+        &page,
+        &format!(
+            "(() => {{ {}.querySelector('button[data-action=confirm]').click(); return true; }})()",
+            row("Sở Nội vụ")
+        ),
+    )
+    .await;
+    wait_for(
+        &page,
+        &format!(
+            "{}.textContent.includes('Đã xác nhận') && {}.querySelector('button.is-armed')",
+            row("Sở Nội vụ"),
+            row("Sở Y tế")
+        ),
+        "the confirmed row refreshed beside the armed one",
+    )
+    .await;
+    // Stage chips: sites that reached the stage, out of those invited; revoked is not struck.
+    let chips = eval(&page, "[...document.querySelectorAll('#counts li')].map(li => li.textContent + (getComputedStyle(li).textDecorationLine.includes('line-through') ? ' (struck)' : '')).join('|')").await;
+    let chips = chips.as_str().unwrap();
+    assert!(chips.contains("Đã mời: 3/3"), "{chips}");
+    assert!(chips.contains("Đã xác nhận: 1/3"), "{chips}");
+    assert!(
+        chips.contains("Đã thu hồi: 0") && !chips.contains("struck"),
+        "{chips}"
+    );
 }

@@ -447,6 +447,7 @@
   async function submit(e) {
     e.preventDefault();
     $("form-error").hidden = true;
+    delete $("form-error").dataset.kind;
     $("conflict-box").hidden = true;
     const body = collect();
     if (!body) return;
