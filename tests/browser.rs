@@ -660,7 +660,7 @@ async fn the_secretariat_pages_offer_valid_sites_speak_vietnamese_and_keep_actio
             "[...document.querySelectorAll('#rows tr')].find(r => r.textContent.includes('{name}'))"
         )
     };
-    wait_for(&page, &format!("{}", row("Sở Y tế")), "the board").await;
+    wait_for(&page, &row("Sở Y tế"), "the board").await;
     // Re-issue and revoke sit under the link, the confirm button in the actions column.
     let placed = eval(&page, &format!("(() => {{ const r = {}; return {{ reissueInLink: !!r.querySelector('td.link button[data-action=reissue]'), reissueInActions: !!r.querySelector('td.actions button[data-action=reissue]'), confirm: !!r.querySelector('td.actions button[data-action=confirm]') }}; }})()", row("Sở Y tế"))).await;
     assert_eq!(
