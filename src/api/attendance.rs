@@ -2,14 +2,15 @@
 //! roll-call board (Server-Sent Events), manual marks by the secretariat (audited), today's
 //! sessions with live counts, and the per-site report over a date range. Reading is for the
 //! schedule's readers (admin, secretariat, operator, chair, auditor); marking for the secretariat
-//! and admins.
+//! and admins. A scoped grant reads and marks the sessions hosted in its scope and the report
+//! rows of its sites (`auth::scope`).
 
+use super::access;
 use super::error::{ApiError, ErrorBody};
-use super::sessions::{READ, WRITE};
 use crate::app::AppState;
 use crate::attendance::report::{self, SessionAttendance, SiteRecord};
 use crate::attendance::summary::{Mark, Status};
-use crate::auth::Principal;
+use crate::auth::{Action, Principal};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -38,6 +39,18 @@ const MAX_RANGE_DAYS: i64 = 366;
 /// Longest reason of a manual mark, in characters.
 const MAX_REASON_CHARS: usize = 500;
 
+/// Refuses unless `action` is allowed on session `id` (404 for no session).
+async fn authorize_session(
+    app: &AppState,
+    principal: &Principal,
+    action: Action,
+    id: &str,
+) -> Result<(), ApiError> {
+    principal.may(action)?;
+    let host = access::session_host(&app.pool, id).await?;
+    principal.authorize(action, host.session())
+}
+
 async fn roll_call(app: &AppState, id: &str) -> Result<SessionAttendance, ApiError> {
     let th = crate::attendance::thresholds(&app.config);
     report::session_attendance(&app.pool, &th, id, Utc::now())
@@ -57,7 +70,7 @@ pub async fn attendance(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<SessionAttendance>, ApiError> {
-    principal.require(READ)?;
+    authorize_session(&app, &principal, Action::ReadSchedule, &id).await?;
     Ok(Json(roll_call(&app, &id).await?))
 }
 
@@ -96,7 +109,7 @@ pub async fn attendance_csv(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.require(READ)?;
+    authorize_session(&app, &principal, Action::ReadSchedule, &id).await?;
     let r = roll_call(&app, &id).await?;
     let bytes = crate::attendance::export::csv(&r)
         .map_err(|e| ApiError::BadRequest(format!("CSV: {e}")))?;
@@ -120,7 +133,7 @@ pub async fn attendance_xlsx(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.require(READ)?;
+    authorize_session(&app, &principal, Action::ReadSchedule, &id).await?;
     let r = roll_call(&app, &id).await?;
     let bytes = crate::attendance::export::xlsx(&r)
         .map_err(|e| ApiError::BadRequest(format!("XLSX: {e}")))?;
@@ -144,7 +157,7 @@ pub async fn stream(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.require(READ)?;
+    authorize_session(&app, &principal, Action::ReadSchedule, &id).await?;
     let first = roll_call(&app, &id).await?;
     let changed = app.attendance_changed.subscribe();
     let id: Arc<str> = id.into();
@@ -204,14 +217,8 @@ pub async fn mark(
     Path(id): Path<String>,
     body: Result<Json<MarkRequest>, JsonRejection>,
 ) -> Result<Json<SessionAttendance>, ApiError> {
-    principal.require(WRITE)?;
+    authorize_session(&app, &principal, Action::WriteSchedule, &id).await?;
     let Json(req) = body?;
-    if !principal.can_see_site(&req.site_id) {
-        return Err(ApiError::Forbidden(format!(
-            "site {} is outside your scope",
-            req.site_id
-        )));
-    }
     let status = Status::parse(&req.status)
         .filter(|s| *s != Status::NotChecked)
         .ok_or_else(|| {
@@ -278,14 +285,19 @@ pub async fn today(
     State(app): State<AppState>,
     principal: Principal,
 ) -> Result<Json<Vec<TodayItem>>, ApiError> {
-    principal.require(READ)?;
+    principal.may(Action::ReadSchedule)?;
     let now = Utc::now();
     let date = now.with_timezone(&crate::tz()).date_naive();
     let (from, to) = day_range(date, date);
     let th = crate::attendance::thresholds(&app.config);
     let rows = crate::store::sessions::list_range(&app.pool, from, to, None).await?;
     let mut out = Vec::with_capacity(rows.len());
+    let mut hosts = access::Sites::default();
     for row in rows {
+        let host = hosts.get(&app.pool, &row.session.host_site_id).await?;
+        if !principal.allows(Action::ReadSchedule, host.session()) {
+            continue;
+        }
         let Some(r) = report::session_attendance(&app.pool, &th, &row.session.id, now).await?
         else {
             continue;
@@ -341,7 +353,7 @@ pub async fn sites(
     principal: Principal,
     Query(q): Query<SitesQuery>,
 ) -> Result<Json<Vec<SiteRecord>>, ApiError> {
-    principal.require(READ)?;
+    principal.may(Action::ReadSchedule)?;
     let day = |field: &str, v: &str| {
         NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
             ApiError::Unprocessable(format!("{field}: {v:?} is not a date (yyyy-mm-dd)"))
@@ -360,7 +372,7 @@ pub async fn sites(
     }
     let (start, end) = day_range(from, to);
     let th = crate::attendance::thresholds(&app.config);
-    let mut records = report::site_records(
+    let records = report::site_records(
         &app.pool,
         &th,
         start,
@@ -370,6 +382,13 @@ pub async fn sites(
         Utc::now(),
     )
     .await?;
-    records.retain(|r| principal.can_see_site(&r.site_id));
-    Ok(Json(records))
+    let mut sites = access::Sites::default();
+    let mut kept = Vec::with_capacity(records.len());
+    for r in records {
+        let site = sites.get(&app.pool, &r.site_id).await?;
+        if principal.allows(Action::ReadSchedule, site.target()) {
+            kept.push(r);
+        }
+    }
+    Ok(Json(kept))
 }

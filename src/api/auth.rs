@@ -1,12 +1,13 @@
 //! Accounts over HTTP: log in / out (cookies), who am I, users (admin), room-PC device
-//! credentials (admin, secretariat) and the audit log (auditor, admin).
+//! credentials (admin, secretariat, for the sites in their scope) and the audit log (auditor,
+//! admin). Accounts and the audit log are organisation-wide: a scoped grant does not open them.
 
 use super::error::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::auth::password::{dummy_hash, new_token, token_hash, verify_password};
 use crate::auth::principal::{CSRF_COOKIE, SESSION_COOKIE, SESSION_TOKEN_PREFIX, cookie};
 use crate::auth::users::{NewUser, UserError};
-use crate::auth::{Grant, Principal, Role};
+use crate::auth::{Action, Grant, Principal};
 use crate::store::accounts::{self, DeviceRow, UserRow};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -167,7 +168,7 @@ pub(crate) async fn list_users(
     State(app): State<AppState>,
     principal: Principal,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
-    principal.require(&[Role::Admin])?;
+    principal.authorize(Action::ManageUsers, crate::auth::Target::Org)?;
     let users = accounts::list_users(&app.pool).await?;
     Ok(Json(
         users
@@ -186,7 +187,7 @@ pub(crate) async fn create_user(
     principal: Principal,
     body: Result<Json<NewUser>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    principal.require(&[Role::Admin])?;
+    principal.authorize(Action::ManageUsers, crate::auth::Target::Org)?;
     let Json(new) = body?;
     let user = crate::auth::users::create(&app.pool, &new, &principal.actor()).await?;
     Ok((
@@ -221,7 +222,9 @@ pub(crate) async fn create_device(
     Path(site_id): Path<String>,
     body: Result<Json<NewDevice>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<IssuedDevice>), ApiError> {
-    principal.require(&[Role::Admin, Role::Secretariat])?;
+    principal.may(Action::ManageDevices)?;
+    let site = super::access::site(&app.pool, &site_id).await?;
+    principal.authorize(Action::ManageDevices, site.target())?;
     let Json(new) = body?;
     let label = new.label.trim();
     if label.is_empty() || label.chars().count() > 100 {
@@ -254,7 +257,9 @@ pub(crate) async fn list_devices(
     principal: Principal,
     Path(site_id): Path<String>,
 ) -> Result<Json<Vec<DeviceRow>>, ApiError> {
-    principal.require(&[Role::Admin, Role::Secretariat])?;
+    principal.may(Action::ManageDevices)?;
+    let site = super::access::site(&app.pool, &site_id).await?;
+    principal.authorize(Action::ManageDevices, site.target())?;
     Ok(Json(accounts::devices_of_site(&app.pool, &site_id).await?))
 }
 
@@ -266,7 +271,12 @@ pub(crate) async fn revoke_device(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    principal.require(&[Role::Admin, Role::Secretariat])?;
+    principal.may(Action::ManageDevices)?;
+    let site_id = accounts::live_device_site(&app.pool, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no live device {id}")))?;
+    let site = super::access::site(&app.pool, &site_id).await?;
+    principal.authorize(Action::ManageDevices, site.target())?;
     if accounts::revoke_device(&app.pool, &id, &principal.actor()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -284,7 +294,7 @@ pub(crate) async fn audit_list(
     principal: Principal,
     query: Result<Query<crate::audit::AuditFilter>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<crate::audit::Entry>>, ApiError> {
-    principal.require(&[Role::Auditor, Role::Admin])?;
+    principal.authorize(Action::ReadAudit, crate::auth::Target::Org)?;
     let Query(filter) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     Ok(Json(crate::audit::list(&app.pool, &filter).await?))
 }
@@ -296,7 +306,7 @@ pub(crate) async fn audit_verify(
     State(app): State<AppState>,
     principal: Principal,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    principal.require(&[Role::Auditor, Role::Admin])?;
+    principal.authorize(Action::ReadAudit, crate::auth::Target::Org)?;
     Ok(Json(match crate::audit::verify_all(&app.pool).await {
         Ok(n) => serde_json::json!({ "ok": true, "entries": n }),
         Err(crate::audit::VerifyError::Chain(e)) => {

@@ -1,14 +1,16 @@
 //! The invitation board's HTTP routes: list a session's invitations with their links, re-issue or
 //! revoke a site's link, set a site's readiness by hand, and the room page's connection-test
-//! report (authenticated by the join token, no login). Who may do what:
-//! - board: admin, secretariat, operator (every site they can see), a site operator or room PC
-//!   (their own site's line only);
+//! report (authenticated by the join token, no login). Who may do what (decided by
+//! `auth::scope`; scoped organisers act on the sessions hosted in their scope):
+//! - board: admin, secretariat, operator (every line), a site operator or room PC (their own
+//!   site's line only);
 //! - re-issue, revoke: admin, secretariat;
 //! - status (`confirmed`, `ready`): admin, secretariat, or the site's own operator / room PC.
 
+use super::access::{self, Sites};
 use super::error::{ApiError, ErrorBody};
 use crate::app::AppState;
-use crate::auth::{Principal, Role};
+use crate::auth::{Action, Principal};
 use crate::schedule::ScheduleError;
 use crate::schedule::invitations::{Board, Invitation, Status, TestResult};
 use axum::extract::rejection::JsonRejection;
@@ -36,14 +38,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/join/{token}/test-result", post(test_result))
 }
 
-const BOARD_ROLES: &[Role] = &[
-    Role::Admin,
-    Role::Secretariat,
-    Role::Operator,
-    Role::SiteOperator,
-];
-const ISSUE_ROLES: &[Role] = &[Role::Admin, Role::Secretariat];
-
 /// A site that is not (or no longer) invited is "not found" on these routes, and a revoked
 /// invitation cannot change its status (409).
 fn not_found_or(e: ScheduleError) -> ApiError {
@@ -56,15 +50,18 @@ fn not_found_or(e: ScheduleError) -> ApiError {
     }
 }
 
-/// The site's line, for a principal who may see that site.
-fn require_site(principal: &Principal, site_id: &str) -> Result<(), ApiError> {
-    if principal.can_see_site(site_id) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!(
-            "site {site_id} is outside your scope"
-        )))
-    }
+/// Refuses unless `action` is allowed on `site_id`'s line in session `id` (404 for no session).
+async fn authorize_line(
+    app: &AppState,
+    principal: &Principal,
+    action: Action,
+    id: &str,
+    site_id: &str,
+) -> Result<(), ApiError> {
+    principal.may(action)?;
+    let host = access::session_host(&app.pool, id).await?;
+    let site = access::site(&app.pool, site_id).await?;
+    principal.authorize(action, host.invitation(&site))
 }
 
 /// The invitation board of a session: every invited site (host first) with its status, the
@@ -79,13 +76,25 @@ async fn board(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Board>, ApiError> {
-    principal.require(BOARD_ROLES)?;
+    principal.may(Action::ReadInvitation)?;
     let mut board = app.scheduler().board(&id).await?;
     let all = board.invitations.len();
-    board.retain(|i| principal.can_see_site(&i.site_id));
+    let mut sites = Sites::default();
+    let host = sites
+        .get(&app.pool, &board.session.host_site_id)
+        .await?
+        .clone();
+    let mut visible = std::collections::HashSet::new();
+    for inv in &board.invitations {
+        let site = sites.get(&app.pool, &inv.site_id).await?;
+        if principal.allows(Action::ReadInvitation, host.invitation(site)) {
+            visible.insert(inv.site_id.clone());
+        }
+    }
+    board.retain(|i| visible.contains(&i.site_id));
     if board.invitations.is_empty() && all > 0 {
         return Err(ApiError::Forbidden(
-            "none of your sites is invited to this session".into(),
+            "this session is outside the scope of your roles".into(),
         ));
     }
     let online = app.sfu.sites_in(&id);
@@ -110,8 +119,7 @@ async fn reissue(
     principal: Principal,
     Path((id, site_id)): Path<(String, String)>,
 ) -> Result<Json<Invitation>, ApiError> {
-    principal.require(ISSUE_ROLES)?;
-    require_site(&principal, &site_id)?;
+    authorize_line(&app, &principal, Action::IssueInvitation, &id, &site_id).await?;
     let scheduler = app.scheduler();
     let inv = scheduler.reissue(&id, &site_id, &principal.actor()).await;
     Ok(Json(inv.map_err(not_found_or)?))
@@ -129,8 +137,7 @@ async fn revoke(
     principal: Principal,
     Path((id, site_id)): Path<(String, String)>,
 ) -> Result<Json<Invitation>, ApiError> {
-    principal.require(ISSUE_ROLES)?;
-    require_site(&principal, &site_id)?;
+    authorize_line(&app, &principal, Action::IssueInvitation, &id, &site_id).await?;
     let scheduler = app.scheduler();
     let inv = scheduler.revoke(&id, &site_id, &principal.actor()).await;
     Ok(Json(inv.map_err(not_found_or)?))
@@ -160,10 +167,7 @@ async fn set_status(
     Path((id, site_id)): Path<(String, String)>,
     body: Result<Json<StatusChange>, JsonRejection>,
 ) -> Result<Json<Invitation>, ApiError> {
-    if !principal.has(ISSUE_ROLES) {
-        principal.require(&[Role::SiteOperator])?;
-    }
-    require_site(&principal, &site_id)?;
+    authorize_line(&app, &principal, Action::SetInvitationStatus, &id, &site_id).await?;
     let Json(change) = body?;
     let status = Status::settable(&change.status).ok_or_else(|| {
         ApiError::Unprocessable(format!(

@@ -2,6 +2,7 @@
 //! `/room/<token>` and static files under `/static`. Handlers are thin: they call the services
 //! and map their errors once, through [`error::ApiError`].
 
+mod access;
 mod attendance;
 mod auth;
 pub mod error;
@@ -44,8 +45,10 @@ pub fn router(state: AppState) -> Router {
     responses((status = 200, body = Vec<store::org::Site>)))]
 async fn list_sites(
     State(app): State<AppState>,
-    _principal: crate::auth::Principal,
+    principal: crate::auth::Principal,
 ) -> Result<Json<Vec<store::org::Site>>, ApiError> {
+    use crate::auth::{Action, Target};
+    principal.authorize(Action::ReadDirectory, Target::Directory)?;
     Ok(Json(store::org::list_sites(&app.pool).await?))
 }
 
@@ -72,8 +75,8 @@ async fn stats(
     State(app): State<AppState>,
     principal: crate::auth::Principal,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    use crate::auth::Role;
-    principal.require(&[Role::Admin, Role::Operator, Role::Secretariat])?;
+    use crate::auth::{Action, Target};
+    principal.authorize(Action::ReadStats, Target::Org)?;
     let (rooms, sites) = app.sfu.live();
     let snap = app.metrics.snapshot(app.sfu.ports_in_use());
     let mut v = serde_json::to_value(snap).expect("snapshot serializes");

@@ -1,10 +1,11 @@
-//! The organisation over HTTP: units (hierarchy with validity dates) and their sites. Everyone
-//! who plans or runs sessions may read; only admins change. A unit whose validity has ended keeps
+//! The organisation over HTTP: units (hierarchy with validity dates) and their sites. Every role
+//! may read the directory; only admins change it, a unit-scoped admin only below its unit (a
+//! top-level unit needs an unscoped admin). A unit whose validity has ended keeps
 //! its history and cannot be invited to new sessions (checked by `schedule::validate`).
 
 use super::error::{ApiError, ErrorBody};
 use crate::app::AppState;
-use crate::auth::{Principal, Role};
+use crate::auth::{Action, Principal, Target};
 use crate::config::is_slug;
 use crate::store::org::{self, Unit};
 use axum::extract::{Path, State};
@@ -21,13 +22,21 @@ pub fn routes() -> Router<AppState> {
         .route("/api/sites/{id}", put(save_site))
 }
 
-const READERS: &[Role] = &[
-    Role::Admin,
-    Role::Secretariat,
-    Role::Operator,
-    Role::Chair,
-    Role::Auditor,
-];
+/// Refuses unless the principal may manage `unit_id` (with its ancestors), or the whole
+/// organisation for `None` (a unit without a parent).
+async fn authorize_unit(
+    app: &AppState,
+    principal: &Principal,
+    unit_id: Option<&str>,
+) -> Result<(), ApiError> {
+    match unit_id {
+        Some(u) => {
+            let chain = org::unit_chain(&app.pool, u).await?;
+            principal.authorize(Action::ManageOrg, Target::Unit(&chain))
+        }
+        None => principal.authorize(Action::ManageOrg, Target::Org),
+    }
+}
 
 /// Checks a unit against the others: plain id, a name, an existing parent without cycles, and
 /// validity dates in order. Pure.
@@ -72,7 +81,7 @@ pub(crate) async fn list_units(
     State(app): State<AppState>,
     principal: Principal,
 ) -> Result<Json<Vec<Unit>>, ApiError> {
-    principal.require(READERS)?;
+    principal.authorize(Action::ReadDirectory, Target::Directory)?;
     Ok(Json(org::list_units(&app.pool).await?))
 }
 
@@ -96,8 +105,9 @@ pub(crate) async fn create_unit(
     principal: Principal,
     body: Result<Json<NewUnit>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<Unit>), ApiError> {
-    principal.require(&[Role::Admin])?;
+    principal.may(Action::ManageOrg)?;
     let Json(n) = body?;
+    authorize_unit(&app, &principal, n.parent_id.as_deref()).await?;
     let all = org::list_units(&app.pool).await?;
     if all.iter().any(|u| u.id == n.id) {
         return Err(ApiError::Conflict(format!("unit {} exists already", n.id)));
@@ -149,8 +159,12 @@ pub(crate) async fn update_unit(
     Path(id): Path<String>,
     body: Result<Json<UnitPatch>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Unit>, ApiError> {
-    principal.require(&[Role::Admin])?;
+    principal.may(Action::ManageOrg)?;
+    authorize_unit(&app, &principal, Some(&id)).await?;
     let Json(p) = body?;
+    if let Some(parent) = &p.parent_id {
+        authorize_unit(&app, &principal, parent.as_deref()).await?;
+    }
     let all = org::list_units(&app.pool).await?;
     let mut unit = all
         .iter()
@@ -195,8 +209,13 @@ pub(crate) async fn save_site(
     Path(id): Path<String>,
     body: Result<Json<SiteBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<crate::store::org::Site>, ApiError> {
-    principal.require(&[Role::Admin])?;
+    principal.may(Action::ManageOrg)?;
     let Json(b) = body?;
+    authorize_unit(&app, &principal, Some(&b.unit_id)).await?;
+    let existing = super::access::site(&app.pool, &id).await?;
+    if !existing.units.is_empty() {
+        principal.authorize(Action::ManageOrg, existing.target())?;
+    }
     if !is_slug(&id) {
         return Err(ApiError::Unprocessable(
             "id: lower-case letters, digits and '-', at most 64".into(),

@@ -2,12 +2,15 @@
 //! edit and cancel them with a scope, and the calendar files — one session's `.ics` and the
 //! subscribable per-site and per-user feeds (a logged-in user, or anyone with the feed's token URL,
 //! for calendar apps that cannot log in). Reads are for every logged-in role except site
-//! operators and reviewers; writes for the secretariat and admins. A scheduling conflict is a 409
+//! operators and reviewers; writes for the secretariat and admins; a scoped grant acts on the
+//! sessions whose host site is in its scope, and lists keep only those (`auth::scope`). A site's
+//! own technician lists the sessions of its site. A scheduling conflict is a 409
 //! whose body lists the conflicts; an invalid field a 422 naming it.
 
+use super::access::{self, Sites};
 use super::error::{ApiError, ErrorBody};
 use crate::app::AppState;
-use crate::auth::{Principal, Role};
+use crate::auth::{Action, Principal, Role};
 use crate::schedule::ScheduleError;
 use crate::schedule::feeds;
 use crate::schedule::model::{
@@ -24,16 +27,6 @@ use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc, Weekday};
 use serde::Deserialize;
 
-/// Who may read the schedule.
-pub const READ: &[Role] = &[
-    Role::Admin,
-    Role::Secretariat,
-    Role::Operator,
-    Role::Chair,
-    Role::Auditor,
-];
-/// Who may change it.
-pub const WRITE: &[Role] = &[Role::Secretariat, Role::Admin];
 /// Longest range `GET /api/sessions` lists.
 const MAX_RANGE_DAYS: i64 = 62;
 
@@ -109,8 +102,10 @@ pub async fn create(
     principal: Principal,
     body: std::result::Result<Json<SessionInput>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SessionCreated>)> {
-    principal.require(WRITE)?;
+    principal.may(Action::WriteSchedule)?;
     let Json(req) = body?;
+    let host = access::site(&app.pool, &req.host_site_id).await?;
+    principal.authorize(Action::WriteSchedule, host.session())?;
     let created = app
         .scheduler()
         .create_session(&req, &principal.actor())
@@ -189,16 +184,31 @@ pub async fn list(
     principal: Principal,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<SessionListItem>>> {
-    // A site operator lists the sessions of their own site.
-    let own_site = q
-        .site_id
-        .as_deref()
-        .is_some_and(|s| principal.can_see_site(s));
-    if !own_site {
-        principal.require(READ)?;
+    // The whole schedule of a site in scope (a site operator: their own site); otherwise the
+    // sessions hosted in scope.
+    let whole_site = match q.site_id.as_deref() {
+        Some(s) => {
+            let site = access::site(&app.pool, s).await?;
+            principal.allows(Action::ReadSiteSchedule, site.target())
+        }
+        None => false,
+    };
+    if !whole_site {
+        principal.may(Action::ReadSchedule)?;
     }
     let (from, to) = range(&q)?;
-    let items = app.scheduler().list(from, to, q.site_id.as_deref()).await?;
+    let mut items = app.scheduler().list(from, to, q.site_id.as_deref()).await?;
+    if !whole_site {
+        let mut sites = Sites::default();
+        let mut keep = Vec::with_capacity(items.len());
+        for item in items {
+            let host = sites.get(&app.pool, &item.host_site_id).await?;
+            if principal.allows(Action::ReadSchedule, host.session()) {
+                keep.push(item);
+            }
+        }
+        items = keep;
+    }
     Ok(Json(items))
 }
 
@@ -213,7 +223,9 @@ pub async fn detail(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<SessionDetail>> {
-    principal.require(READ)?;
+    principal.may(Action::ReadSchedule)?;
+    let host = access::session_host(&app.pool, &id).await?;
+    principal.authorize(Action::ReadSchedule, host.session())?;
     let mut detail = app.scheduler().detail(&id).await?;
     detail.live_sites = app.sfu.sites_in(&id).len();
     Ok(Json(detail))
@@ -233,8 +245,14 @@ pub async fn update(
     Path(id): Path<String>,
     body: std::result::Result<Json<SessionPatch>, JsonRejection>,
 ) -> Result<Json<SessionDetail>> {
-    principal.require(WRITE)?;
+    principal.may(Action::WriteSchedule)?;
+    let host = access::session_host(&app.pool, &id).await?;
+    principal.authorize(Action::WriteSchedule, host.session())?;
     let Json(patch) = body?;
+    if let Some(new_host) = &patch.host_site_id {
+        let new_host = access::site(&app.pool, new_host).await?;
+        principal.authorize(Action::WriteSchedule, new_host.session())?;
+    }
     let s = app.scheduler();
     s.update_session(&id, &patch, &principal.actor()).await?;
     Ok(Json(s.detail(&id).await?))
@@ -251,7 +269,9 @@ pub async fn cancel(
     Path(id): Path<String>,
     body: Option<Json<CancelRequest>>,
 ) -> Result<Json<SessionDetail>> {
-    principal.require(WRITE)?;
+    principal.may(Action::WriteSchedule)?;
+    let host = access::session_host(&app.pool, &id).await?;
+    principal.authorize(Action::WriteSchedule, host.session())?;
     let scope = body.map(|Json(b)| b.scope).unwrap_or_default();
     let s = app.scheduler();
     s.cancel_session(&id, scope, &principal.actor()).await?;
@@ -282,10 +302,12 @@ pub async fn session_ics(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    principal.require(READ)?;
+    principal.may(Action::ReadSchedule)?;
     let s = store::sessions::get(&app.pool, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;
+    let host = access::site(&app.pool, &s.host_site_id).await?;
+    principal.authorize(Action::ReadSchedule, host.session())?;
     let events = feeds::session_events(&app.pool, &app.public_url, &s).await?;
     if events.is_empty() {
         return Err(ApiError::Unprocessable(format!("session {id} has no start and end")).into());
@@ -344,8 +366,9 @@ pub async fn site_ics(
 ) -> Result<Response> {
     let site_id = strip_ics(&file)?;
     let subject = format!("site:{site_id}");
+    let scope = access::site(&app.pool, site_id).await?;
     feed_access(&app, &mut parts, &subject, q.token.as_deref(), |p| {
-        p.has(READ) || p.can_see_site(site_id)
+        p.allows(Action::ReadSiteSchedule, scope.target())
     })
     .await?;
     let site = store::org::site(&app.pool, site_id)

@@ -1,12 +1,15 @@
 //! Who is asking: the [`Principal`] extractor. A person logs in and carries an HttpOnly session
 //! cookie; a state-changing request must also carry the session's CSRF token in `X-CSRF-Token`
 //! (the page reads it from the `giaoban_csrf` cookie). A room PC sends its device credential as
-//! `Authorization: Bearer gbd_…`. No credential → 401; a route's roles are checked with
-//! [`Principal::require`] → 403. The default is deny: a handler without a `Principal` is public
-//! and the public ones are listed in `api::router`.
+//! `Authorization: Bearer gbd_…`. No credential → 401. What the principal may do is asked of
+//! [`super::scope::authorize`] through [`Principal::authorize`] (an action on a target in scope)
+//! or [`Principal::require`] (an organisation-wide role: scoped grants do not count) → 403. The
+//! default is deny: a handler without a `Principal` is public and the public ones are listed in
+//! `api::router`.
 
 use super::password::token_hash;
 use super::roles::{Grant, Grants, Role};
+use super::scope::{self, Action, Denied, Target};
 use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::store::accounts;
@@ -39,32 +42,47 @@ pub enum Identity {
 pub struct Principal {
     pub identity: Identity,
     pub grants: Grants,
-    /// Sites of the units of unit-scoped grants (loaded once per request).
-    unit_sites: Vec<String>,
+}
+
+fn forbidden(d: Denied) -> ApiError {
+    ApiError::Forbidden(d.to_string())
 }
 
 impl Principal {
-    /// Refuses with 403 unless one of `roles` is held.
+    /// Refuses with 403 unless `action` on `target` is allowed (see [`scope::authorize`]).
+    pub fn authorize(&self, action: Action, target: Target<'_>) -> Result<(), ApiError> {
+        scope::authorize(&self.grants.0, action, target).map_err(forbidden)
+    }
+
+    /// Whether `action` on `target` is allowed (to filter a list).
+    pub fn allows(&self, action: Action, target: Target<'_>) -> bool {
+        scope::authorize(&self.grants.0, action, target).is_ok()
+    }
+
+    /// Refuses with 403 unless a role of `action` is held in some scope (before filtering a list).
+    pub fn may(&self, action: Action) -> Result<(), ApiError> {
+        scope::may(&self.grants.0, action).map_err(forbidden)
+    }
+
+    /// Refuses with 403 unless one of `roles` is held organisation-wide: a grant scoped to a unit
+    /// or a site does not count here (use [`Principal::authorize`] with the target instead).
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if self.grants.any(roles) {
+        if !self.grants.any(roles) {
+            return Err(forbidden(Denied::Role(roles.to_vec())));
+        }
+        if self.has(roles) {
             Ok(())
         } else {
-            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-            Err(ApiError::Forbidden(format!(
-                "this needs one of the roles: {}",
-                names.join(", ")
-            )))
+            Err(forbidden(Denied::Scope))
         }
     }
 
+    /// Holds one of `roles` organisation-wide (unscoped).
     pub fn has(&self, roles: &[Role]) -> bool {
-        self.grants.any(roles)
-    }
-
-    /// Organisation-wide roles see every site; site operators and room PCs their own site;
-    /// unit-scoped grants the sites of their unit.
-    pub fn can_see_site(&self, site_id: &str) -> bool {
-        self.grants.can_see_site(site_id, None) || self.unit_sites.iter().any(|s| s == site_id)
+        self.grants
+            .0
+            .iter()
+            .any(|g| roles.contains(&g.role) && g.unit_id.is_none() && g.site_id.is_none())
     }
 
     /// Who to name in the audit log.
@@ -136,7 +154,6 @@ impl FromRequestParts<AppState> for Principal {
                     label: device.label,
                 },
                 grants: Grants(vec![grant]),
-                unit_sites: Vec::new(),
             });
         }
         let token = cookie(&parts.headers, SESSION_COOKIE)
@@ -157,14 +174,6 @@ impl FromRequestParts<AppState> for Principal {
             }
         }
         let grants = accounts::grants(&app.pool, &user.id).await?;
-        let mut unit_sites = Vec::new();
-        for unit in grants
-            .iter()
-            .filter(|g| g.site_id.is_none())
-            .filter_map(|g| g.unit_id.as_deref())
-        {
-            unit_sites.extend(crate::store::org::site_ids_of_unit(&app.pool, unit).await?);
-        }
         Ok(Principal {
             identity: Identity::User {
                 id: user.id,
@@ -172,7 +181,6 @@ impl FromRequestParts<AppState> for Principal {
                 display_name: user.display_name,
             },
             grants: Grants(grants),
-            unit_sites,
         })
     }
 }

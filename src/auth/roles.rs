@@ -1,5 +1,6 @@
 //! Roles and grants, pure: what a role may do is decided by [`Grants`] over plain data, so the
-//! role matrix is unit-tested without a server. A grant can be scoped to a unit or a site.
+//! role matrix is unit-tested without a server. A grant can be scoped to a unit or a site; what a
+//! scope covers is decided in `scope`.
 
 use serde::{Deserialize, Serialize};
 
@@ -80,19 +81,6 @@ impl Grants {
     pub fn any(&self, roles: &[Role]) -> bool {
         self.0.iter().any(|g| roles.contains(&g.role))
     }
-
-    /// May see what concerns `site_id`: organisation-wide roles see every site; a site operator
-    /// (or a room PC) only its own; a unit-scoped grant the sites of that unit (`site_unit`).
-    pub fn can_see_site(&self, site_id: &str, site_unit: Option<&str>) -> bool {
-        self.0.iter().any(|g| match (&g.site_id, &g.unit_id) {
-            (Some(s), _) => s == site_id,
-            (None, Some(u)) => site_unit == Some(u.as_str()),
-            (None, None) => matches!(
-                g.role,
-                Role::Admin | Role::Secretariat | Role::Operator | Role::Chair
-            ),
-        })
-    }
 }
 
 #[cfg(test)]
@@ -112,23 +100,14 @@ mod tests {
     }
 
     #[test]
-    fn site_visibility_follows_scope() {
+    fn any_finds_a_role_in_any_scope() {
         let site_op = Grants(vec![Grant {
             role: Role::SiteOperator,
             unit_id: None,
             site_id: Some("a".into()),
         }]);
-        assert!(site_op.can_see_site("a", None));
-        assert!(!site_op.can_see_site("b", None));
-        let unit_sec = Grants(vec![Grant {
-            role: Role::Secretariat,
-            unit_id: Some("u1".into()),
-            site_id: None,
-        }]);
-        assert!(unit_sec.can_see_site("x", Some("u1")));
-        assert!(!unit_sec.can_see_site("x", Some("u2")));
-        assert!(Grants(vec![Grant::new(Role::Secretariat)]).can_see_site("x", None));
-        assert!(!Grants(vec![Grant::new(Role::Reviewer)]).can_see_site("x", None));
+        assert!(site_op.any(&[Role::SiteOperator, Role::Admin]));
+        assert!(!site_op.any(&[Role::Admin]));
         assert!(!Grants::default().any(&[Role::Admin]));
     }
 }

@@ -258,6 +258,16 @@ pub async fn devices_of_site(pool: &Pool, site_id: &str) -> Result<Vec<DeviceRow
     .await?)
 }
 
+/// The site of a live (not revoked) device credential.
+pub async fn live_device_site(pool: &Pool, id: &str) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT site_id FROM device_tokens WHERE id = ? AND revoked_at IS NULL")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
 /// Revokes a device credential (audited). Returns false when there is no such live device.
 pub async fn revoke_device(pool: &Pool, id: &str, actor: &str) -> Result<bool, StoreError> {
     let mut tx = pool.begin().await?;

@@ -225,3 +225,31 @@ pub async fn save_site(
     tx.commit().await?;
     Ok(())
 }
+
+/// A unit and its ancestors, the unit first (empty for an unknown unit). Depth is capped, so a
+/// cycle written straight into the database cannot loop.
+pub async fn unit_chain(pool: &Pool, unit_id: &str) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "WITH RECURSIVE chain(id, parent_id, depth) AS (
+           SELECT id, parent_id, 0 FROM units WHERE id = ?
+           UNION ALL
+           SELECT u.id, u.parent_id, c.depth + 1 FROM units u JOIN chain c ON u.id = c.parent_id
+           WHERE c.depth < 64)
+         SELECT id FROM chain ORDER BY depth",
+    )
+    .bind(unit_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The units a site belongs to: its unit first, then each ancestor (empty for an unknown site).
+pub async fn site_unit_chain(pool: &Pool, site_id: &str) -> Result<Vec<String>, StoreError> {
+    let unit: Option<String> = sqlx::query_scalar("SELECT unit_id FROM sites WHERE id = ?")
+        .bind(site_id)
+        .fetch_optional(pool)
+        .await?;
+    match unit {
+        Some(u) => unit_chain(pool, &u).await,
+        None => Ok(Vec::new()),
+    }
+}
