@@ -10,17 +10,25 @@
   let errorKey = "";
   let errorText = "";
 
-  // Only a path on this origin; anything else (other hosts, javascript:, //host) → home.
-  function safeNext() {
-    const raw = new URLSearchParams(window.location.search).get("next");
+  // Only a path on this origin; anything else (other hosts, javascript:, //host, and paths the
+  // URL parser normalises into "//host", like "/.//host" or "/\\host") → home. The result always
+  // starts with one "/" followed by something else, so no browser reads it as another host.
+  function safeNext(raw) {
     if (!raw) return DEFAULT_NEXT;
     try {
       const u = new URL(raw, window.location.origin);
       if (u.origin !== window.location.origin || u.pathname === "/login") return DEFAULT_NEXT;
-      return u.pathname + u.search + u.hash;
+      const path = u.pathname + u.search + u.hash;
+      if (!/^\/(?![\/\\])/.test(path)) return DEFAULT_NEXT;
+      return path;
     } catch (_) {
       return DEFAULT_NEXT;
     }
+  }
+
+  // Where to go after login, as an absolute URL of this origin.
+  function nextUrl() {
+    return window.location.origin + safeNext(new URLSearchParams(window.location.search).get("next"));
   }
 
   function showError(key, text) {
@@ -57,7 +65,7 @@
     setBusy(true);
     try {
       await window.GB.api("POST", "/api/login", { username, password }, { noRedirect: true });
-      window.location.assign(safeNext());
+      window.location.assign(nextUrl());
     } catch (e) {
       setBusy(false);
       if (e.code === "unauthorized") {
@@ -81,6 +89,8 @@
 
   async function init() {
     await window.GB.ready();
+    window.GB.safeNext = safeNext; // read by the browser tests
+
     window.GB.applyI18n(document);
     $("lang-switch").addEventListener("click", () => window.GB.setLang(window.GB.lang === "vi" ? "en" : "vi"));
     window.addEventListener("gb:langchange", refreshLang);
@@ -91,7 +101,7 @@
     $("login-submit").disabled = false;
     try {
       await window.GB.me({ noRedirect: true });
-      window.location.replace(safeNext());
+      window.location.replace(nextUrl());
       return;
     } catch (_) {
       // Not logged in: stay.
