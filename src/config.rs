@@ -75,6 +75,9 @@ pub struct HttpConfig {
     pub addr: String,
     #[serde(default)]
     pub public_url: String,
+    /// Origins besides the public URL's whose pages may open `/ws`.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -216,6 +219,14 @@ impl Config {
         if !self.http.public_url.is_empty() {
             url::Url::parse(&self.http.public_url)
                 .map_err(|e| invalid("http.public_url", format!("not a URL: {e}")))?;
+        }
+        for o in &self.http.allowed_origins {
+            if !crate::api::origin::valid_config_origin(o) {
+                return Err(invalid(
+                    "http.allowed_origins",
+                    format!("{o:?} is not an origin like \"https://giaoban.example.vn\""),
+                ));
+            }
         }
         if self.data.dir.as_os_str().is_empty() {
             return Err(invalid("data.dir", "must not be empty"));

@@ -9,6 +9,7 @@ pub mod error;
 mod invitations;
 mod openapi;
 mod org;
+pub mod origin;
 mod sessions;
 mod web;
 
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(attendance::routes())
         .merge(web::routes())
         .layer(DefaultBodyLimit::max(256 * 1024))
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
 
@@ -85,7 +87,36 @@ async fn stats(
     Ok(Json(v))
 }
 
-async fn ws(State(app): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+/// Every response: no MIME sniffing, and no `Referer` (join links carry their token in the path).
+async fn security_headers(mut res: Response) -> Response {
+    use axum::http::{HeaderValue, header};
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
+}
+
+async fn ws(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let from = headers
+        .get(axum::http::header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or(""));
+    if !origin::allowed(from, &app.public_url, &app.config.http.allowed_origins) {
+        return ApiError::Forbidden(format!(
+            "origin {} may not open the signaling socket (see http.allowed_origins)",
+            from.unwrap_or_default()
+        ))
+        .into_response();
+    }
     // Frames up to 1 MiB are read so that the 64 KiB protocol limit can be answered with an
     // error code; beyond that the socket is cut by the WebSocket layer itself.
     upgrade

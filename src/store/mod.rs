@@ -1,6 +1,8 @@
 //! Persistence: the sqlx pool (SQLite by default, WAL), embedded migrations, and one repository
 //! per aggregate (`org`, `sessions`). SQL is kept portable to Postgres: TEXT ids and RFC 3339
-//! timestamps, no SQLite-only functions.
+//! timestamps, no SQLite-only functions. The data directory is created private (0700) and the
+//! database file 0600 before SQLite opens it, whatever the umask: SQLite gives its WAL and
+//! shared-memory files the mode of the database file.
 
 pub mod accounts;
 pub mod invitations;
@@ -30,11 +32,11 @@ pub enum StoreError {
 
 /// Opens (creating if needed) `<data_dir>/giaoban.db` in WAL mode and runs the migrations.
 pub async fn open(data_dir: &Path) -> Result<Pool, StoreError> {
-    std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+    let path = data_dir.join("giaoban.db");
+    prepare_files(data_dir, &path).map_err(|source| StoreError::DataDir {
         path: data_dir.display().to_string(),
         source,
     })?;
-    let path = data_dir.join("giaoban.db");
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -47,4 +49,36 @@ pub async fn open(data_dir: &Path) -> Result<Pool, StoreError> {
         .await?;
     sqlx::migrate!("src/store/migrations").run(&pool).await?;
     Ok(pool)
+}
+
+/// Creates the data directory (0700) if missing and the database file (0600), and narrows the
+/// modes of an existing database and its WAL / shared-memory files to 0600.
+fn prepare_files(data_dir: &Path, db: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+        if !data_dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(data_dir)?;
+        } else if std::fs::metadata(data_dir)?.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(dir = %data_dir.display(), "the data directory is readable by others; chmod 700 it");
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(db)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{}{suffix}", db.display()));
+            if file.exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(data_dir)?;
+    let _ = db;
+    Ok(())
 }
