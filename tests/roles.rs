@@ -314,6 +314,8 @@ struct Fixture {
 }
 
 const WEEK: &str = "2026-W49";
+const DAY1: &str = "2026-11-30";
+const DAY7: &str = "2026-12-06";
 
 fn scoped_routes(f: &Fixture) -> Vec<ScopedRoute> {
     let (a, b, c) = (&f.session_in, &f.session_out, &f.scratch);
@@ -328,6 +330,12 @@ fn scoped_routes(f: &Fixture) -> Vec<ScopedRoute> {
         open(get("/api/sites", ALL)),
         open(get("/api/units", ALL)),
         open(get("/api/calendar/links", ALL)),
+        // Lists filtered to the scope (their content is checked below).
+        open(get("/api/attendance/today", READERS)),
+        open(get(
+            &format!("/api/attendance/sites?from={DAY1}&to={DAY7}"),
+            READERS,
+        )),
         org(get("/api/stats", &[Admin, Operator, Secretariat])),
         org(get("/api/users", &[Admin])),
         org(route("POST", "/api/users", json!({}), &[Admin])),
@@ -435,6 +443,41 @@ fn scoped_routes(f: &Fixture) -> Vec<ScopedRoute> {
             false,
             get(&format!("/api/sessions/{a}/calendar.ics"), READERS),
             get(&format!("/api/sessions/{b}/calendar.ics"), READERS),
+        ),
+        scoped(
+            false,
+            get(&format!("/api/sessions/{a}/attendance"), READERS),
+            get(&format!("/api/sessions/{b}/attendance"), READERS),
+        ),
+        scoped(
+            false,
+            get(&format!("/api/sessions/{a}/attendance.csv"), READERS),
+            get(&format!("/api/sessions/{b}/attendance.csv"), READERS),
+        ),
+        scoped(
+            false,
+            get(&format!("/api/sessions/{a}/attendance.xlsx"), READERS),
+            get(&format!("/api/sessions/{b}/attendance.xlsx"), READERS),
+        ),
+        scoped(
+            false,
+            get(&format!("/api/sessions/{a}/attendance/stream"), READERS),
+            get(&format!("/api/sessions/{b}/attendance/stream"), READERS),
+        ),
+        scoped(
+            false,
+            route(
+                "POST",
+                &format!("/api/sessions/{a}/attendance/marks"),
+                json!({}),
+                WRITERS,
+            ),
+            route(
+                "POST",
+                &format!("/api/sessions/{b}/attendance/marks"),
+                json!({"site_id": SITE_OUT, "status": "absent"}),
+                WRITERS,
+            ),
         ),
         scoped(
             false,
@@ -709,6 +752,21 @@ async fn scoped_roles_act_only_inside_their_scope() {
             let filtered = ids(&list);
             if listed == 0 || filtered.contains(&session_out) {
                 failures.push(format!("site list as {w:?}: {filtered:?}"));
+            }
+        }
+        if READERS.contains(&role) {
+            let (_, records) = body(
+                client
+                    .get(&format!("/api/attendance/sites?from={DAY1}&to={DAY7}"))
+                    .await,
+            )
+            .await;
+            let sites: Vec<&str> = records
+                .as_array()
+                .map(|l| l.iter().filter_map(|r| r["site_id"].as_str()).collect())
+                .unwrap_or_default();
+            if sites != vec![SITE_IN] {
+                failures.push(format!("attendance report as {w:?}: {sites:?}"));
             }
         }
         // A site's technician (and its room PC) sees its own site's sessions and line only.
