@@ -35,6 +35,11 @@ impl AppState {
             max_session_hours: self.config.limits.max_session_hours,
         }
     }
+
+    /// When join links open and close the room.
+    pub fn join_policy(&self) -> crate::schedule::window::Policy {
+        crate::schedule::window::Policy::from_config(&self.config.auth)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -159,16 +164,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         attendance_changed,
     };
     let router = crate::api::router(state.clone());
-    let (shutdown, mut rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(async move {
-        let router = router.into_make_service_with_connect_info::<SocketAddr>();
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!("http server: {e}");
-        }
-    });
+    let (shutdown, rx) = tokio::sync::watch::channel(false);
+    let limits = crate::listener::Limits::from_config(&state.config.http);
+    let task = tokio::spawn(crate::listener::serve(listener, router, limits, rx));
     tracing::info!(%addr, "giaoban listening");
     Ok(Running {
         addr,

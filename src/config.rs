@@ -21,6 +21,10 @@ pub struct Config {
     pub attendance: AttendanceConfig,
     #[serde(default)]
     pub webhooks: WebhooksConfig,
+    #[serde(default)]
+    pub signal: SignalConfig,
+    #[serde(default)]
+    pub audit: AuditConfig,
 }
 
 /// `[attendance]`: roll-call thresholds, the reconnect grace and the crash heartbeat.
@@ -78,6 +82,14 @@ pub struct HttpConfig {
     /// Origins besides the public URL's whose pages may open `/ws`.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// A client must send a request's whole header within this time (ms).
+    #[serde(default = "defaults::header_read_timeout_ms")]
+    pub header_read_timeout_ms: u64,
+    /// Open TCP connections at most, in total and per client address.
+    #[serde(default = "defaults::max_connections")]
+    pub max_connections: usize,
+    #[serde(default = "defaults::max_connections_per_ip")]
+    pub max_connections_per_ip: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,6 +105,9 @@ pub struct AuthConfig {
     pub token_secret: String,
     pub join_link_grace_hours: u32,
     pub login_session_hours: u32,
+    /// A join link opens the room this many minutes before the session's start.
+    #[serde(default = "defaults::join_opens_minutes_before")]
+    pub join_opens_minutes_before: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -111,6 +126,50 @@ pub struct MediaConfig {
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     pub max_session_hours: u32,
+}
+
+/// Liveness of signaling connections (see `signal::liveness`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignalConfig {
+    pub ping_interval_ms: u64,
+    pub silence_timeout_ms: u64,
+    pub join_timeout_ms: u64,
+}
+
+impl Default for SignalConfig {
+    fn default() -> Self {
+        SignalConfig {
+            ping_interval_ms: 1000,
+            silence_timeout_ms: 3000,
+            join_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// Anchoring of the audit chain head (see `audit::anchor`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Minutes between anchors written by the server; 0: only `giaoban audit anchor`.
+    pub anchor_interval_minutes: u64,
+    /// The anchor file; empty: `<data.dir>.anchors` beside the data directory.
+    pub anchor_file: PathBuf,
+}
+
+mod defaults {
+    pub fn header_read_timeout_ms() -> u64 {
+        10_000
+    }
+    pub fn max_connections() -> usize {
+        4096
+    }
+    pub fn max_connections_per_ip() -> usize {
+        256
+    }
+    pub fn join_opens_minutes_before() -> u32 {
+        60
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -272,6 +331,7 @@ impl Config {
             return Err(invalid("limits.max_session_hours", "must be at least 1"));
         }
         self.validate_attendance()?;
+        self.validate_limits()?;
         self.validate_org()
     }
 
@@ -310,6 +370,55 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Timeouts and connection caps: none may be zero, the silence limit must exceed the ping
+    /// interval (else every live client would be dropped).
+    fn validate_limits(&self) -> Result<(), ConfigError> {
+        let s = &self.signal;
+        for (key, v) in [
+            ("signal.ping_interval_ms", s.ping_interval_ms),
+            ("signal.silence_timeout_ms", s.silence_timeout_ms),
+            ("signal.join_timeout_ms", s.join_timeout_ms),
+            (
+                "http.header_read_timeout_ms",
+                self.http.header_read_timeout_ms,
+            ),
+            ("http.max_connections", self.http.max_connections as u64),
+            (
+                "http.max_connections_per_ip",
+                self.http.max_connections_per_ip as u64,
+            ),
+        ] {
+            if v == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        if s.silence_timeout_ms <= s.ping_interval_ms {
+            return Err(invalid(
+                "signal.silence_timeout_ms",
+                format!(
+                    "must exceed signal.ping_interval_ms ({})",
+                    s.ping_interval_ms
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Where audit anchors are appended: `audit.anchor_file`, or `<data.dir>.anchors`.
+    pub fn anchor_file(&self) -> PathBuf {
+        if !self.audit.anchor_file.as_os_str().is_empty() {
+            return self.audit.anchor_file.clone();
+        }
+        let mut name = self
+            .data
+            .dir
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_else(|| "data".into());
+        name.push(".anchors");
+        self.data.dir.with_file_name(name)
     }
 
     fn validate_org(&self) -> Result<(), ConfigError> {

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod calendar;
 pub mod config;
+pub mod listener;
 pub mod live;
 pub mod metrics;
 pub mod schedule;

@@ -278,6 +278,7 @@ pub(crate) async fn revoke_device(
     let site = super::access::site(&app.pool, &site_id).await?;
     principal.authorize(Action::ManageDevices, site.target())?;
     if accounts::revoke_device(&app.pool, &id, &principal.actor()).await? {
+        app.sfu.evict_device(&id).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(format!("no live device {id}")))

@@ -13,6 +13,7 @@ use crate::app::AppState;
 use crate::auth::{Action, Principal};
 use crate::schedule::ScheduleError;
 use crate::schedule::invitations::{Board, Invitation, Status, TestResult};
+use crate::sfu::Eviction;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -122,7 +123,11 @@ async fn reissue(
     authorize_line(&app, &principal, Action::IssueInvitation, &id, &site_id).await?;
     let scheduler = app.scheduler();
     let inv = scheduler.reissue(&id, &site_id, &principal.actor()).await;
-    Ok(Json(inv.map_err(not_found_or)?))
+    let inv = inv.map_err(not_found_or)?;
+    app.sfu
+        .evict(&id, Some(&site_id), Eviction::LinkReissued)
+        .await;
+    Ok(Json(inv))
 }
 
 /// Revokes the site's invitation: none of its links joins any more (`site_not_invited`).
@@ -140,7 +145,11 @@ async fn revoke(
     authorize_line(&app, &principal, Action::IssueInvitation, &id, &site_id).await?;
     let scheduler = app.scheduler();
     let inv = scheduler.revoke(&id, &site_id, &principal.actor()).await;
-    Ok(Json(inv.map_err(not_found_or)?))
+    let inv = inv.map_err(not_found_or)?;
+    app.sfu
+        .evict(&id, Some(&site_id), Eviction::InvitationRevoked)
+        .await;
+    Ok(Json(inv))
 }
 
 /// A readiness stage set by hand.

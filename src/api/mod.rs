@@ -66,6 +66,7 @@ async fn join_info(
     Path(token): Path<String>,
 ) -> Result<Response, ApiError> {
     let info = crate::schedule::resolve_join(&app.pool, &app.token_key, &token).await?;
+    let info = info.in_window(app.join_policy(), chrono::Utc::now())?;
     Ok(Json(info).into_response())
 }
 
@@ -117,10 +118,11 @@ async fn ws(
         ))
         .into_response();
     }
+    let device = crate::signal::conn::device_credential(&headers);
     // Frames up to 1 MiB are read so that the 64 KiB protocol limit can be answered with an
     // error code; beyond that the socket is cut by the WebSocket layer itself.
     upgrade
         .max_message_size(1024 * 1024)
         .max_frame_size(1024 * 1024)
-        .on_upgrade(move |socket| crate::signal::conn::serve(socket, app))
+        .on_upgrade(move |socket| crate::signal::conn::serve(socket, app, device))
 }

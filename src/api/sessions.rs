@@ -274,7 +274,10 @@ pub async fn cancel(
     principal.authorize(Action::WriteSchedule, host.session())?;
     let scope = body.map(|Json(b)| b.scope).unwrap_or_default();
     let s = app.scheduler();
-    s.cancel_session(&id, scope, &principal.actor()).await?;
+    let cancelled = s.cancel_session(&id, scope, &principal.actor()).await?;
+    app.sfu
+        .evict_sessions(&cancelled, crate::sfu::Eviction::Cancelled)
+        .await;
     Ok(Json(s.detail(&id).await?))
 }
 

@@ -10,6 +10,7 @@ pub mod live;
 pub mod model;
 pub mod recurrence;
 pub mod service;
+pub mod window;
 
 use crate::auth::{JoinClaims, TokenError, TokenKey};
 use crate::store::{self, Pool, StoreError, org::Site};
@@ -45,6 +46,25 @@ pub struct CreatedSession {
 pub struct JoinInfo {
     pub session: SessionSummary,
     pub site: SiteSummary,
+    /// Whether the room is open now, or when it opens (see [`JoinInfo::in_window`]).
+    pub window: window::JoinWindow,
+}
+
+impl JoinInfo {
+    /// Places the join in its window: an ended session is refused like an expired link;
+    /// `too_early` is kept in `window` (the page shows it; `join` refuses it).
+    pub fn in_window(
+        mut self,
+        policy: window::Policy,
+        now: DateTime<Utc>,
+    ) -> Result<JoinInfo, ScheduleError> {
+        self.window =
+            window::join_window(self.session.starts_at, self.session.ends_at, now, policy);
+        match self.window {
+            window::JoinWindow::Ended { .. } => Err(TokenError::Expired.into()),
+            _ => Ok(self),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -260,6 +280,7 @@ pub async fn resolve_join(
             id: site.id,
             name: site.name,
         },
+        window: window::JoinWindow::Open,
     })
 }
 

@@ -12,7 +12,8 @@ pub mod rewrite;
 pub mod room;
 
 use crate::metrics::Metrics;
-use crate::signal::protocol::{LeaveReason, PcKind, ServerMsg, SessionRef, SiteRef};
+use crate::signal::liveness::MediaHealth;
+use crate::signal::protocol::{ErrorCode, LeaveReason, PcKind, ServerMsg, SessionRef, SiteRef};
 use engine::{MediaSettings, PortPool};
 use participant::{Control, Participant, PcHandler};
 use room::{Member, Room};
@@ -59,13 +60,86 @@ pub enum SfuError {
     ClientGone,
 }
 
+/// Why the server removes a connected site (see [`Sfu::evict`]): what the site is told (an
+/// `error` whose code closes the socket) and the reason the others see in `participant_left`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Eviction {
+    LinkReissued,
+    InvitationRevoked,
+    DeviceRevoked,
+    Cancelled,
+}
+
+impl Eviction {
+    pub fn reason(self) -> LeaveReason {
+        match self {
+            Eviction::Cancelled => LeaveReason::Cancelled,
+            _ => LeaveReason::Revoked,
+        }
+    }
+
+    pub fn code(self) -> ErrorCode {
+        match self {
+            Eviction::LinkReissued => ErrorCode::LinkRevoked,
+            Eviction::InvitationRevoked => ErrorCode::InvitationRevoked,
+            Eviction::DeviceRevoked => ErrorCode::DeviceRevoked,
+            Eviction::Cancelled => ErrorCode::SessionCancelled,
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Eviction::LinkReissued => "this site's join link was re-issued; use the new link",
+            Eviction::InvitationRevoked => "this site's invitation to the session was revoked",
+            Eviction::DeviceRevoked => "the device credential of this room PC was revoked",
+            Eviction::Cancelled => "the session was cancelled",
+        }
+    }
+}
+
+/// The state of a participant's two peer connections, written by their event handlers and read
+/// by the socket task's liveness check.
+#[derive(Debug, Default)]
+pub struct MediaState {
+    publish: std::sync::atomic::AtomicU8,
+    subscribe: std::sync::atomic::AtomicU8,
+}
+
+impl MediaState {
+    pub fn set(&self, kind: PcKind, health: MediaHealth) {
+        let slot = match kind {
+            PcKind::Publish => &self.publish,
+            PcKind::Subscribe => &self.subscribe,
+        };
+        slot.store(health as u8, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The worst of the two.
+    pub fn health(&self) -> MediaHealth {
+        let load =
+            |a: &std::sync::atomic::AtomicU8| match a.load(std::sync::atomic::Ordering::Relaxed) {
+                1 => MediaHealth::Connected,
+                2 => MediaHealth::Disconnected,
+                3 => MediaHealth::Failed,
+                _ => MediaHealth::Unknown,
+            };
+        load(&self.publish).max(load(&self.subscribe))
+    }
+}
+
 /// A joined participant, as its socket task holds it.
 pub struct ParticipantHandle {
     pub id: Uuid,
     ctl: mpsc::Sender<Control>,
+    media: Arc<MediaState>,
 }
 
 impl ParticipantHandle {
+    /// What the participant's peer connections report (for the liveness check).
+    pub fn media(&self) -> MediaHealth {
+        self.media.health()
+    }
+
     /// Hands a client message to the participant's control task.
     pub async fn send(&self, msg: crate::signal::protocol::ClientMsg) {
         let _ = self.ctl.send(Control::Client(msg)).await;
@@ -144,6 +218,61 @@ impl Sfu {
         }
     }
 
+    /// Removes connected sites whose access was withdrawn: every member of the session (or only
+    /// `site_id`'s) is sent `error` with the eviction's code (which closes its socket) and leaves
+    /// with its reason, which the others see. Returns how many were removed.
+    pub async fn evict(&self, session_id: &str, site_id: Option<&str>, why: Eviction) -> usize {
+        let room = self
+            .shared
+            .rooms
+            .lock()
+            .expect("rooms")
+            .get(session_id)
+            .cloned();
+        let members = room.map(|r| r.members()).unwrap_or_default();
+        let victims = members
+            .into_iter()
+            .filter(|m| site_id.is_none_or(|s| s == m.site_id));
+        self.remove_members(victims, why).await
+    }
+
+    /// [`Sfu::evict`] for each session (a series cancelled at once).
+    pub async fn evict_sessions(&self, session_ids: &[String], why: Eviction) -> usize {
+        let mut n = 0;
+        for id in session_ids {
+            n += self.evict(id, None, why).await;
+        }
+        n
+    }
+
+    /// Removes every site that joined with the device credential `device_id` (in any session).
+    pub async fn evict_device(&self, device_id: &str) -> usize {
+        let members: Vec<Member> = {
+            let rooms = self.shared.rooms.lock().expect("rooms");
+            rooms.values().flat_map(|r| r.members()).collect()
+        };
+        let victims = members
+            .into_iter()
+            .filter(|m| m.device_id.as_deref() == Some(device_id));
+        self.remove_members(victims, Eviction::DeviceRevoked).await
+    }
+
+    async fn remove_members(&self, victims: impl Iterator<Item = Member>, why: Eviction) -> usize {
+        let mut n = 0;
+        for member in victims {
+            // Close first: the socket task's own close (when the error ends the socket) comes
+            // later on the same channel and finds the participant gone.
+            let _ = member.ctl.send(Control::Close(why.reason())).await;
+            let _ = member.out.try_send(ServerMsg::Error {
+                code: why.code(),
+                message: why.message().into(),
+            });
+            tracing::info!(site = %member.site_id, ?why, "evicted");
+            n += 1;
+        }
+        n
+    }
+
     /// Number of live rooms and connected sites.
     pub fn live(&self) -> (usize, usize) {
         let rooms = self.shared.rooms.lock().expect("rooms");
@@ -152,10 +281,12 @@ impl Sfu {
 
     /// Joins a site to a session's room: sends `joined` (and the tracks already live) on `out`,
     /// then the participant's control task takes over. A member of the same site is replaced.
+    /// `device_id` is the device credential the socket carried, if any ([`Sfu::evict_device`]).
     pub async fn join(
         &self,
         session: SessionRef,
         site: SiteRef,
+        device_id: Option<String>,
         out: mpsc::Sender<ServerMsg>,
     ) -> Result<ParticipantHandle, SfuError> {
         let shared = &self.shared;
@@ -168,9 +299,11 @@ impl Sfu {
         };
         let id = Uuid::new_v4();
         let (ctl, rx) = mpsc::channel(256);
+        let media = Arc::new(MediaState::default());
         let handler = Arc::new(PcHandler {
             kind: PcKind::Subscribe,
             ctl: ctl.clone(),
+            media: media.clone(),
         });
         let subscribe = match engine::new_peer_connection(
             &shared.settings,
@@ -192,6 +325,7 @@ impl Sfu {
             site_name: site.name.clone(),
             out: out.clone(),
             ctl: ctl.clone(),
+            device_id,
             audio_muted: false,
             video_muted: false,
         };
@@ -203,6 +337,7 @@ impl Sfu {
             shared: shared.clone(),
             out: out.clone(),
             ctl: ctl.clone(),
+            media: media.clone(),
             subscribe,
             publish: None,
             down: HashMap::new(),
@@ -228,6 +363,6 @@ impl Sfu {
             site_id: site.id,
             participant_id: id,
         });
-        Ok(ParticipantHandle { id, ctl })
+        Ok(ParticipantHandle { id, ctl, media })
     }
 }

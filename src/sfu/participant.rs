@@ -9,6 +9,7 @@ use super::engine::{self, Pc};
 use super::forward::{DownTrack, Origin, PublishedTrack};
 use super::room::Room;
 use crate::metrics::{Gauge, Kind};
+use crate::signal::liveness::MediaHealth;
 use crate::signal::protocol::{
     Candidate, ClientMsg, ErrorCode, LeaveReason, MediaKind, PcKind, ServerMsg,
 };
@@ -45,10 +46,12 @@ pub enum Control {
     MediaConnected,
 }
 
-/// Forwards a peer connection's events into the control channel.
+/// Forwards a peer connection's events into the control channel, and its connection state
+/// into the participant's [`MediaState`](super::MediaState).
 pub struct PcHandler {
     pub kind: PcKind,
     pub ctl: mpsc::Sender<Control>,
+    pub media: Arc<super::MediaState>,
 }
 
 #[async_trait::async_trait]
@@ -69,9 +72,16 @@ impl PeerConnectionEventHandler for PcHandler {
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        if state == RTCPeerConnectionState::Connected {
-            let _ = self.ctl.send(Control::MediaConnected).await;
-        }
+        let health = match state {
+            RTCPeerConnectionState::Connected => {
+                let _ = self.ctl.send(Control::MediaConnected).await;
+                MediaHealth::Connected
+            }
+            RTCPeerConnectionState::Disconnected => MediaHealth::Disconnected,
+            RTCPeerConnectionState::Failed => MediaHealth::Failed,
+            _ => return,
+        };
+        self.media.set(self.kind, health);
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
@@ -89,6 +99,7 @@ pub struct Participant {
     pub shared: Arc<Shared>,
     pub out: mpsc::Sender<ServerMsg>,
     pub ctl: mpsc::Sender<Control>,
+    pub media: Arc<super::MediaState>,
     pub subscribe: Pc,
     pub publish: Option<Pc>,
     pub down: HashMap<(Uuid, MediaKind), DownTrack>,
@@ -193,6 +204,7 @@ impl Participant {
             let handler = Arc::new(PcHandler {
                 kind: PcKind::Publish,
                 ctl: self.ctl.clone(),
+                media: self.media.clone(),
             });
             match engine::new_peer_connection(
                 &self.shared.settings,

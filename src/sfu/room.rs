@@ -19,6 +19,8 @@ pub struct Member {
     pub site_name: String,
     pub out: mpsc::Sender<ServerMsg>,
     pub ctl: mpsc::Sender<Control>,
+    /// The device credential the site joined with, if any.
+    pub device_id: Option<String>,
     pub audio_muted: bool,
     pub video_muted: bool,
 }

@@ -3,4 +3,5 @@
 
 pub mod client;
 pub mod conn;
+pub mod liveness;
 pub mod protocol;

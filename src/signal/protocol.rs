@@ -85,6 +85,11 @@ pub enum LeaveReason {
     Drop,
     Replaced,
     ServerStop,
+    /// The site's access was withdrawn while it was connected: its link re-issued or revoked,
+    /// its invitation revoked, or the device credential it joined with revoked.
+    Revoked,
+    /// The session (or that occurrence of a series) was cancelled while the site was connected.
+    Cancelled,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -167,6 +172,16 @@ pub enum ErrorCode {
     Replaced,
     ServerStop,
     Internal,
+    /// The site's link was re-issued or revoked while it was connected.
+    LinkRevoked,
+    /// The site's invitation was revoked while it was connected.
+    InvitationRevoked,
+    /// The device credential the site joined with was revoked (or a revoked one was presented).
+    DeviceRevoked,
+    /// The room does not open yet (see `join_opens_at` of `/api/join/{token}`).
+    TooEarly,
+    /// No `join` came within the join timeout after the socket opened.
+    JoinTimeout,
 }
 
 impl ErrorCode {
@@ -179,6 +194,11 @@ impl ErrorCode {
             ErrorCode::SiteNotInvited => Some(4403),
             ErrorCode::SessionNotFound => Some(4404),
             ErrorCode::SessionCancelled => Some(4410),
+            ErrorCode::LinkRevoked | ErrorCode::InvitationRevoked | ErrorCode::DeviceRevoked => {
+                Some(4403)
+            }
+            ErrorCode::TooEarly => Some(4425),
+            ErrorCode::JoinTimeout => Some(4408),
             ErrorCode::Replaced => Some(4000),
             ErrorCode::ServerStop => Some(1001),
             _ => None,
