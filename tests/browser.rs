@@ -704,3 +704,58 @@ async fn the_secretariat_pages_offer_valid_sites_speak_vietnamese_and_keep_actio
         "{chips}"
     );
 }
+
+/// Before the join window: the room page says *Chưa đến giờ họp* with the start (dd/mm/yyyy
+/// HH:mm, Asia/Ho_Chi_Minh), keeps the camera and microphone check, and does not join, even
+/// with `?autojoin=1`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_early_the_room_page_says_when_the_session_starts() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let start = chrono::Utc::now() + chrono::Duration::hours(3);
+    let req = giaoban::schedule::NewSession {
+        title: "Giao ban chiều".into(),
+        host_site_id: HOST.into(),
+        site_ids: vec![SITES[0].into()],
+        starts_at: Some(start),
+        ends_at: Some(start + chrono::Duration::hours(1)),
+    };
+    let created = server
+        .running
+        .state
+        .scheduler()
+        .create(&req, "test")
+        .await
+        .unwrap();
+    let browser = Browser::open(&bin, &format!("{}?autojoin=1", created.links[SITES[0]]));
+    let page = browser.page_ws().await;
+    let local = start.with_timezone(&chrono_tz::Asia::Ho_Chi_Minh);
+    let shown = local.format("%d/%m/%Y %H:%M").to_string();
+    wait_for(
+        &page,
+        &format!(
+            "!document.getElementById('early').hidden && document.getElementById('early').innerText.includes('Chưa đến giờ họp') && document.getElementById('early-text').textContent.includes({shown:?})"
+        ),
+        "the too-early notice with the start time",
+    )
+    .await;
+    // The device check runs: the local preview has a live camera track.
+    wait_for(
+        &page,
+        "document.getElementById('local-video').srcObject.getVideoTracks().some(t => t.readyState === 'live')",
+        "the camera preview",
+    )
+    .await;
+    assert_eq!(
+        eval(&page, "document.getElementById('join-btn').disabled").await,
+        Value::Bool(true)
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        eval(&page, "giaoban.state().joined").await,
+        Value::Bool(false)
+    );
+    assert_eq!(server.running.state.sfu.live(), (0, 0));
+}

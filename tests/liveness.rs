@@ -39,7 +39,10 @@ async fn a_frozen_site_is_dropped_within_five_seconds() {
     let delay = t.elapsed();
     assert!(delay < Duration::from_secs(5), "dropped after {delay:?}");
     // Not before the silence limit: pings were answered until the freeze.
-    assert!(delay >= Duration::from_millis(2500), "dropped after {delay:?}");
+    assert!(
+        delay >= Duration::from_millis(2500),
+        "dropped after {delay:?}"
+    );
     // The site that keeps reading (so its library answers the pings) stays.
     live.stays(Duration::from_millis(200)).await;
     assert_eq!(server.running.state.sfu.live(), (1, 2));
@@ -77,7 +80,11 @@ async fn pings_keep_a_quiet_site_and_silence_drops_it_fast_when_configured() {
             other => panic!("expected the frozen site dropped, got {other:?}"),
         }
     }
-    assert!(t.elapsed() < Duration::from_millis(1500), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        t.elapsed()
+    );
     quiet.stays(Duration::from_millis(1500)).await;
     assert_eq!(server.running.state.sfu.live(), (1, 1));
     drop(frozen);
@@ -169,7 +176,9 @@ async fn connection_caps_refuse_the_excess_and_slow_headers_are_cut() {
     let mut fifth = tcp_from([127, 0, 0, 1], addr).await;
     let answer = read_to_close(&mut fifth, Duration::from_millis(300)).await;
     assert!(
-        answer.as_deref().is_some_and(|a| a.starts_with("HTTP/1.1 503")),
+        answer
+            .as_deref()
+            .is_some_and(|a| a.starts_with("HTTP/1.1 503")),
         "{answer:?}"
     );
     // Another address has its own share, up to the total.
@@ -181,7 +190,9 @@ async fn connection_caps_refuse_the_excess_and_slow_headers_are_cut() {
     let mut over = tcp_from([127, 0, 0, 3], addr).await;
     let answer = read_to_close(&mut over, Duration::from_millis(300)).await;
     assert!(
-        answer.as_deref().is_some_and(|a| a.starts_with("HTTP/1.1 503")),
+        answer
+            .as_deref()
+            .is_some_and(|a| a.starts_with("HTTP/1.1 503")),
         "{answer:?}"
     );
     // The half-sent headers are cut after the header-read timeout, and so are idle sockets.

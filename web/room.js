@@ -11,9 +11,9 @@
   const $ = (id) => document.getElementById(id);
 
   const FATAL_CODES = new Set(["invalid_token", "token_expired", "session_not_found", "session_cancelled", "site_not_invited",
-    "unsupported_version", "replaced"]);
+    "unsupported_version", "replaced", "link_revoked", "invitation_revoked", "device_revoked", "too_early"]);
   const CLOSE_CODES = { 4000: "replaced", 4400: "unsupported_version", 4401: "invalid_token",
-    4403: "site_not_invited", 4404: "session_not_found", 4410: "session_cancelled" };
+    4403: "site_not_invited", 4404: "session_not_found", 4410: "session_cancelled", 4425: "too_early" };
   const PING_MS = 15000;          // keep-alive interval
   const SILENCE_MS = 40000;       // no frame at all for this long: the socket is treated as dead
   const BACKOFF_MIN = 1000, BACKOFF_MAX = 10000, STABLE_MS = 10000;
@@ -38,6 +38,8 @@
     orphans: [],              // remote tracks that arrived before their owner was known
     backoff: BACKOFF_MIN, reconnectTimer: null,
     status: null, ended: null, statusTimer: null,
+    early: null,        // { opensAt, startsAt } while the room is not open yet (join window)
+    earlyTimer: null,
   };
 
   function tokenFromPath() {
@@ -139,7 +141,41 @@
     S.info = body;
     S.sessionId = body?.session?.id ?? null;
     renderHeader();
+    setEarly(body?.window?.state === "too_early" ? { opensAt: body.window.opens_at, startsAt: body.window.starts_at } : null);
     return "ok";
+  }
+
+  // ---------------------------------------------------------------- join window
+
+  // Before the room opens: "Chưa đến giờ họp" with the start, the join button off (the device
+  // check stays), and a timer that reloads the join info when the room opens.
+  function setEarly(early) {
+    S.early = early;
+    clearTimeout(S.earlyTimer);
+    renderEarly();
+    if (!early) return;
+    const wait = Math.max(1000, new Date(early.opensAt).getTime() - Date.now() + 500);
+    S.earlyTimer = setTimeout(reopen, Math.min(wait, 2 ** 31 - 1));
+  }
+
+  async function reopen() {
+    const info = await loadInfo();
+    if (info === "ok" && !S.early) {
+      resetJoinButton();
+      if (autojoin) join();
+    } else if (info !== "fatal" && !S.early) {
+      S.earlyTimer = setTimeout(reopen, 5000);
+    }
+  }
+
+  function renderEarly() {
+    $("early").hidden = !S.early;
+    if (!S.early) return;
+    $("early-text").textContent = t("early.text", {
+      start: i18n.formatDateTime(S.early.startsAt), opens: i18n.formatDateTime(S.early.opensAt),
+    });
+    const btn = $("join-btn");
+    btn.disabled = true;
   }
 
   // ---------------------------------------------------------------- local media (devices.js)
@@ -253,6 +289,7 @@
   }
 
   function fatal(code, message) {
+    if (code === "too_early") { backToLobbyEarly(); return; }
     S.active = false;
     clearTimeout(S.reconnectTimer);
     if (S.conn) teardown(S.conn);
@@ -261,6 +298,20 @@
     resetJoinButton();
     if (code === "replaced") showEnded("replaced.title", "replaced.hint", true);
     else showEnded("fatal.title", () => errorText(code, message), code !== "unsupported_version" && S.everJoined);
+  }
+
+  // `join` refused as too early (the page's clock ran ahead): back to the device check, and the
+  // join info says when the room opens.
+  async function backToLobbyEarly() {
+    S.active = false;
+    clearTimeout(S.reconnectTimer);
+    if (S.conn) teardown(S.conn);
+    setConnState("idle");
+    setStatus(null);
+    setPhase("lobby");
+    resetJoinButton();
+    await loadInfo();
+    if (!S.early) S.earlyTimer = setTimeout(reopen, 5000);
   }
 
   function leave() {
@@ -285,7 +336,7 @@
 
   function resetJoinButton() {
     const btn = $("join-btn");
-    btn.disabled = false;
+    btn.disabled = !!S.early;
     btn.dataset.i18n = "btn.join";
     btn.textContent = t("btn.join");
   }
@@ -382,7 +433,8 @@
         if (!peer) return;
         removePeer(msg.participant_id);
         if (msg.reason !== "replaced") {
-          const key = msg.reason === "leave" ? "status.peerLeft" : "status.peerDropped";
+          const keys = { leave: "status.peerLeft", revoked: "status.peerRevoked", cancelled: "status.peerCancelled" };
+          const key = keys[msg.reason] || "status.peerDropped";
           setStatus(() => t(key, { site: peer.siteName }), "info", 5000);
         }
         return;
@@ -623,6 +675,7 @@
 
   function onLangChange() {
     renderHeader();
+    renderEarly();
     renderStatus();
     renderEnded();
     renderControls();
@@ -655,6 +708,7 @@
     if (info === "fatal") return;
     await devices.acquire();
     reportTest();
+    if (S.early) { renderEarly(); return; }
     resetJoinButton();
     if (autojoin) join();
   }
