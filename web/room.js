@@ -52,7 +52,7 @@
   function errorText(code, message) {
     const msg = message || code || "";
     // A revoked invitation comes with the code site_not_invited: say that it was revoked.
-    if (code === "site_not_invited" && /revoked/i.test(msg)) return t("err.link_revoked", { message: msg });
+    if (code === "site_not_invited" && /revoked/i.test(msg)) return t("err.invitation_revoked", { message: msg });
     if (code && i18n.has("err." + code)) return t("err." + code, { message: msg });
     if (code) return t("err.protocol", { code, message: msg });
     return t("err.unknown", { message: msg });
