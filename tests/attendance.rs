@@ -289,6 +289,55 @@ async fn statuses_intervals_and_reports_from_real_sites() {
     );
     assert_eq!(cell(15, 1), "", "exactly eight rows");
 
+    // Today's sessions with live counts (the home page), and the per-site report over a range.
+    let (st, today) = body(api.get("/api/attendance/today").await).await;
+    assert_eq!(st, 200, "{today}");
+    let item = today
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["session_id"] == sid.as_str())
+        .expect("today's session listed");
+    assert_eq!(
+        (item["online"].as_u64(), item["expected"].as_u64()),
+        (Some(5), Some(8))
+    );
+    let day = Utc::now()
+        .with_timezone(&giaoban::tz())
+        .format("%Y-%m-%d")
+        .to_string();
+    let (st, records) = body(
+        api.get(&format!("/api/attendance/sites?from={day}&to={day}"))
+            .await,
+    )
+    .await;
+    assert_eq!(st, 200, "{records}");
+    let record = |id: &str| {
+        records
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["site_id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {records}"))
+            .clone()
+    };
+    assert_eq!(record(late)["invited"], 1);
+    assert_eq!(record(late)["attended"], 1);
+    assert_eq!(record(late)["late"], 1);
+    assert_eq!(record(never)["attended"], 0);
+    assert_eq!(record(never)["absent_with_reason"], 1);
+    assert_eq!(record(leaves)["left_early"], 1);
+    // One unit only.
+    let (_, unit) = body(
+        api.get(&format!(
+            "/api/attendance/sites?from={day}&to={day}&unit_id=xa-ba-vi"
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(unit.as_array().unwrap().len(), 1, "{unit}");
+    assert_eq!(unit[0]["site_id"], never);
+
     for s in [host, a, b, e2, f2] {
         s.leave().await;
     }
