@@ -401,6 +401,28 @@ async fn marks_and_reports_refuse_bad_input() {
             .status(),
         403
     );
+    // A secretariat scoped to another unit cannot mark this site.
+    let scoped = giaoban::auth::users::NewUser {
+        username: "thu-ky-ba-vi".into(),
+        display_name: "Thư ký – xã Ba Vì".into(),
+        password: PASSWORD.into(),
+        grants: vec![giaoban::auth::Grant {
+            role: Role::Secretariat,
+            unit_id: Some("xa-ba-vi".into()),
+            site_id: None,
+        }],
+    };
+    giaoban::auth::users::create(&server.running.state.pool, &scoped, "test")
+        .await
+        .unwrap();
+    let scoped = server.login_as("thu-ky-ba-vi", PASSWORD).await.unwrap();
+    let (st, b) = body(
+        scoped
+            .post(&marks, &json!({"site_id": SITES[0], "status": "present"}))
+            .await,
+    )
+    .await;
+    assert_eq!(st, 403, "{b}");
     // Unknown sessions.
     for path in [
         "/api/sessions/khong-co/attendance",
@@ -458,5 +480,46 @@ async fn marks_and_reports_refuse_bad_input() {
         audit.to_string().contains("Được miễn theo giấy mời"),
         "{audit}"
     );
+    server.running.stop().await;
+}
+
+/// An event that can never be written (its session is gone) is logged and skipped: the events
+/// after it are still recorded, in order; none waits behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_that_cannot_be_written_does_not_hold_up_the_others() {
+    use giaoban::live::Event;
+    let server = TestServer::start_with(CONFIG).await;
+    let session = server.create_session(HOST, &SITES[..1]).await;
+    let bus = server.running.state.sfu.events().clone();
+    let (gone, kept) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    bus.emit(Event::Joined {
+        session_id: "phien-da-xoa".into(),
+        site_id: HOST.into(),
+        participant_id: gone,
+    });
+    for e in [
+        Event::Joined {
+            session_id: session.session_id.clone(),
+            site_id: SITES[0].into(),
+            participant_id: kept,
+        },
+        Event::MediaConnected {
+            session_id: session.session_id.clone(),
+            site_id: SITES[0].into(),
+            participant_id: kept,
+        },
+    ] {
+        bus.emit(e);
+    }
+    assert!(bus.drained(Duration::from_secs(5)).await);
+    let pool = &server.running.state.pool;
+    let rows: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT participant_id, started_at FROM attendance_stints")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].0, kept.to_string());
+    assert!(rows[0].1.is_some());
     server.running.stop().await;
 }

@@ -60,6 +60,12 @@ impl Recorder {
                         }
                         break;
                     }
+                    Err(err) if is_permanent(&err) => {
+                        // E.g. the session was deleted meanwhile (a series edit): no retry can
+                        // write it, and waiting would hold up every later event.
+                        tracing::error!(seq = e.seq, event = ?e.event, "attendance: {err}; not recorded");
+                        break;
+                    }
                     Err(err) => {
                         tracing::error!(seq = e.seq, "attendance: {err}; retrying");
                         tokio::time::sleep(delay).await;
@@ -154,6 +160,19 @@ impl Recorder {
         };
         tx.commit().await?;
         Ok(changed)
+    }
+}
+
+/// A constraint violation (the session or site no longer exists): retrying cannot help.
+fn is_permanent(e: &StoreError) -> bool {
+    match e {
+        StoreError::Db(sqlx::Error::Database(d)) => matches!(
+            d.kind(),
+            sqlx::error::ErrorKind::ForeignKeyViolation
+                | sqlx::error::ErrorKind::NotNullViolation
+                | sqlx::error::ErrorKind::CheckViolation
+        ),
+        _ => false,
     }
 }
 
