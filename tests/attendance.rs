@@ -475,6 +475,11 @@ async fn marks_and_reports_refuse_bad_input() {
     .await;
     assert_eq!(st, 200);
     let admin = server.login(Role::Admin).await;
+    let (_, stats) = body(admin.get("/api/stats").await).await;
+    let backlog = &stats["live_event_backlog"];
+    for consumer in ["attendance", "audit", "invitations"] {
+        assert!(backlog[consumer].is_u64(), "{stats}");
+    }
     let (_, audit) = body(admin.get("/api/audit?action=attendance.mark").await).await;
     assert!(
         audit.to_string().contains("Được miễn theo giấy mời"),

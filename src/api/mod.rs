@@ -71,7 +71,8 @@ async fn join_info(
 }
 
 /// Live counters: peer connections, tasks, sockets, down-tracks, UDP ports, packets in / out /
-/// dropped, keyframe requests, live rooms and sites.
+/// dropped, keyframe requests, live rooms and sites, and the live events queued per persistent
+/// consumer (`live_event_backlog`).
 #[utoipa::path(get, path = "/api/stats", tag = "live",
     responses((status = 200, body = crate::metrics::Snapshot)))]
 async fn stats(
@@ -85,6 +86,15 @@ async fn stats(
     let mut v = serde_json::to_value(snap).expect("snapshot serializes");
     v["live_rooms"] = rooms.into();
     v["live_sites"] = sites.into();
+    // Events queued for each persistent consumer of the live events (attendance, audit, ...).
+    let backlogs: serde_json::Map<String, serde_json::Value> = app
+        .sfu
+        .events()
+        .backlogs()
+        .into_iter()
+        .map(|(name, n)| (name.to_string(), n.into()))
+        .collect();
+    v["live_event_backlog"] = backlogs.into();
     Ok(Json(v))
 }
 
