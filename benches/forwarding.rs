@@ -10,7 +10,8 @@
 //! or with `-- --sites 10 --video-pps 100 --seconds 10`.
 
 use bytes::Bytes;
-use giaoban::signal::client::SiteClient;
+use giaoban::client::SiteClient;
+use giaoban::client::api::{self, ApiClient};
 use giaoban::signal::protocol::MediaKind;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -27,41 +28,11 @@ fn arg(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// utime + stime of a process, in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
-    let after = &stat[stat.rfind(')').expect("comm") + 2..];
-    let f: Vec<&str> = after.split_whitespace().collect();
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-}
-
-fn ticks_per_second() -> u64 {
-    let out = Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .expect("getconf");
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(100)
-}
-
-async fn stats(api: &Api) -> serde_json::Value {
-    api.client
-        .get(format!("{}/api/stats", api.http))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-/// A logged-in HTTP client (the bench creates an admin account first).
-struct Api {
-    client: reqwest::Client,
-    http: String,
-    csrf: String,
+/// CPU seconds of a process so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    giaoban::metrics::process::sample(&pid.to_string())
+        .expect("proc stat")
+        .cpu_seconds
 }
 
 fn main() {
@@ -80,17 +51,8 @@ async fn run(n: usize, video_pps: u64, seconds: u64) {
         .unwrap()
         .port();
     let http = format!("http://127.0.0.1:{port}");
-    // The default organisation plus enough generated communes for any --sites.
-    let mut config =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml"))
-            .unwrap();
-    for i in 0..n {
-        config.push_str(&format!(
-            "\n[[org.units]]\nid = \"bench-xa-{i:03}\"\nname = \"Xã đo hiệu năng {i}\"\nkind = \"commune\"\nparent = \"ubnd-tp\"\nvalid_from = \"2025-07-01\"\nsites = [{{ id = \"bench-xa-{i:03}-phonghop\", name = \"Phòng họp xã đo hiệu năng {i}\" }}]\n"
-        ));
-    }
-    let config_path = dir.path().join("bench.toml");
-    std::fs::write(&config_path, config).unwrap();
+    let config_path =
+        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml"));
     // An admin account for the API, created with the CLI on the same data directory.
     let status = Command::new(env!("CARGO_BIN_EXE_giaoban"))
         .args(["--config"])
@@ -117,65 +79,18 @@ async fn run(n: usize, video_pps: u64, seconds: u64) {
         .expect("start the server");
     let pid = server.id();
     let deadline = Instant::now() + Duration::from_secs(20);
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let login = serde_json::json!({"username": "bench-admin", "password": "bench-password-2026"});
-    let response = loop {
-        match client
-            .post(format!("{http}/api/login"))
-            .json(&login)
-            .send()
-            .await
-        {
-            Ok(r) => break r,
-            Err(_) => {
-                assert!(Instant::now() < deadline, "server did not start");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    };
-    let csrf = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("giaoban_csrf="))
-        .map(|v| v.split(';').next().unwrap().to_string())
-        .expect("logged in");
-    let api = Api {
-        client,
-        http: http.clone(),
-        csrf,
-    };
-    let all: Vec<serde_json::Value> = api
-        .client
-        .get(format!("{http}/api/sites"))
-        .send()
+    while api::check_giaoban(&http).await.is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let api = ApiClient::login(&http, "bench-admin", "bench-password-2026")
         .await
-        .unwrap()
-        .json()
+        .expect("login");
+    let ids = api.ensure_sites("bench", n).await.expect("bench sites");
+    let created = api
+        .create_session("Đo hiệu năng", &ids[0], &ids[1..])
         .await
-        .unwrap();
-    let ids: Vec<String> = all
-        .iter()
-        .filter(|s| s["valid_to"].is_null())
-        .map(|s| s["id"].as_str().unwrap().to_string())
-        .collect();
-    let body =
-        serde_json::json!({"title": "Đo hiệu năng", "host_site_id": ids[0], "site_ids": ids[1..n]});
-    let created: serde_json::Value = api
-        .client
-        .post(format!("{http}/api/sessions"))
-        .header("x-csrf-token", &api.csrf)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect("session");
     let ws = format!("ws://127.0.0.1:{port}/ws");
 
     // Join one by one; every site already in keeps sending video; time from the join to the
@@ -183,13 +98,7 @@ async fn run(n: usize, video_pps: u64, seconds: u64) {
     let mut clients: Vec<Arc<tokio::sync::Mutex<SiteClient>>> = Vec::new();
     let mut join_ms = Vec::new();
     for (i, id) in ids[..n].iter().enumerate() {
-        let token = created["links"][id]
-            .as_str()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .to_string();
+        let token = api::token_of(&created.links[id]).to_string();
         let t0 = Instant::now();
         let c = SiteClient::join(&ws, &token, LOCAL).await.expect("join");
         let pid_new = c.participant_id.clone();
@@ -248,13 +157,13 @@ async fn run(n: usize, video_pps: u64, seconds: u64) {
         }));
     }
     tokio::time::sleep(Duration::from_secs(3)).await; // warm-up
-    let s0 = stats(&api).await;
-    let c0 = cpu_ticks(pid);
+    let s0 = api.stats().await.expect("stats");
+    let c0 = cpu_seconds(pid);
     let r0 = received.load(std::sync::atomic::Ordering::Relaxed);
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
-    let c1 = cpu_ticks(pid);
-    let s1 = stats(&api).await;
+    let c1 = cpu_seconds(pid);
+    let s1 = api.stats().await.expect("stats");
     let wall = t0.elapsed().as_secs_f64();
     let r1 = received.load(std::sync::atomic::Ordering::Relaxed);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -264,7 +173,7 @@ async fn run(n: usize, video_pps: u64, seconds: u64) {
 
     let d = |k: &str| s1[k].as_u64().unwrap() - s0[k].as_u64().unwrap();
     let (pin, pout, drop) = (d("packets_in"), d("packets_out"), d("packets_dropped"));
-    let cpu_s = (c1 - c0) as f64 / ticks_per_second() as f64;
+    let cpu_s = c1 - c0;
     let us_per_pkt = cpu_s * 1e6 / pout as f64;
     println!(
         "giaoban forwarding benchmark: {n} sites, each publishing audio 50 pps + video {video_pps} pps, all receiving"

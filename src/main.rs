@@ -50,6 +50,8 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Simulate sites against a running server and report forwarding cost and quality.
+    Loadtest(Box<giaoban::loadtest::Options>),
 }
 
 #[derive(Subcommand)]
@@ -125,6 +127,9 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Some(Command::Loadtest(options)) = cli.command {
+        return loadtest(*options);
+    }
     let config = match Config::load(&cli.config) {
         Ok(c) => c,
         Err(e) => {
@@ -138,6 +143,29 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("giaoban: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `giaoban loadtest`: needs no configuration, only a running server.
+fn loadtest(options: giaoban::loadtest::Options) -> ExitCode {
+    let json = options.json;
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match runtime.block_on(giaoban::loadtest::run(options)) {
+        Ok(report) if json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).expect("report serializes")
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            print!("{}", report.table());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("giaoban loadtest: {e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }
@@ -227,6 +255,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
+        Command::Loadtest(_) => unreachable!("handled before the configuration is read"),
         Command::Audit { command } => {
             let (pool, _, _) = giaoban::app::open_state(config).await?;
             match command {

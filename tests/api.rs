@@ -257,7 +257,7 @@ async fn a_cancelled_session_refuses_its_join_links() {
     let (status, body) = get(&server, &format!("/api/join/{token}")).await;
     assert_eq!(status, 410);
     assert!(body.contains("session_cancelled"));
-    let mut sig = giaoban::signal::client::Signaling::connect(&server.ws_url())
+    let mut sig = giaoban::client::Signaling::connect(&server.ws_url())
         .await
         .unwrap();
     sig.send(&giaoban::signal::protocol::ClientMsg::Join { v: 1, token })
@@ -266,13 +266,13 @@ async fn a_cancelled_session_refuses_its_join_links() {
     let t = std::time::Duration::from_secs(5);
     assert!(matches!(
         sig.recv_timeout(t).await.unwrap(),
-        giaoban::signal::client::Incoming::Msg(giaoban::signal::protocol::ServerMsg::Error {
+        giaoban::client::Incoming::Msg(giaoban::signal::protocol::ServerMsg::Error {
             code: giaoban::signal::protocol::ErrorCode::SessionCancelled,
             ..
         })
     ));
     assert_eq!(
         sig.recv_timeout(t).await.unwrap(),
-        giaoban::signal::client::Incoming::Closed(Some(4410))
+        giaoban::client::Incoming::Closed(Some(4410))
     );
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration as TimeDelta, Utc};
 use common::*;
 use giaoban::auth::Role;
 use giaoban::schedule::NewSession;
-use giaoban::signal::client::SiteClient;
+use giaoban::client::SiteClient;
 use serde_json::{Value, json};
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! written before the crash is lost.
 
 use chrono::{DateTime, Utc};
-use giaoban::signal::client::SiteClient;
+use giaoban::client::SiteClient;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

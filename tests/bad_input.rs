@@ -7,7 +7,7 @@ mod common;
 use bytes::Bytes;
 use common::*;
 use giaoban::auth::JoinClaims;
-use giaoban::signal::client::{Incoming, Signaling, SiteClient};
+use giaoban::client::{Incoming, Signaling, SiteClient};
 use giaoban::signal::protocol::{ClientMsg, ErrorCode, MediaKind, ServerMsg};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;

@@ -8,7 +8,7 @@ mod common;
 use bytes::Bytes;
 use common::*;
 use giaoban::auth::Role;
-use giaoban::signal::client::{Incoming, Signaling, SiteClient};
+use giaoban::client::{Incoming, Signaling, SiteClient};
 use giaoban::signal::protocol::{ClientMsg, ErrorCode, MediaKind, ServerMsg};
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -6,7 +6,7 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
-use giaoban::signal::client::SiteClient;
+use giaoban::client::SiteClient;
 use giaoban::signal::protocol::MediaKind;
 use std::time::Duration;
 
@@ -109,7 +109,7 @@ async fn fifty_joins_and_leaves_leave_nothing_behind() {
 /// and every connection, task and port is released before the listener closes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_the_server_tells_every_site_and_releases_everything() {
-    use giaoban::signal::client::{Incoming, Signaling};
+    use giaoban::client::{Incoming, Signaling};
     use giaoban::signal::protocol::{ClientMsg, ErrorCode, LeaveReason, ServerMsg};
     let server = TestServer::start().await;
     let session = server.create_session(HOST, &SITES[..1]).await;

@@ -6,7 +6,7 @@ mod common;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use common::*;
-use giaoban::signal::client::SiteClient;
+use giaoban::client::SiteClient;
 use giaoban::signal::protocol::MediaKind;
 use std::collections::HashMap;
 use std::time::Duration;

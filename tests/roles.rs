@@ -214,12 +214,12 @@ async fn every_route_checks_every_role() {
         }
     }
     // No login at all: 401 everywhere.
-    let anonymous = ApiClient {
+    let anonymous = ApiClient(giaoban::client::api::ApiClient {
         client: reqwest::Client::new(),
         base: server.http_url(),
         csrf: String::new(),
         username: String::new(),
-    };
+    });
     for r in &routes {
         let status = call(&anonymous, r).await;
         if status != 401 {
@@ -235,6 +235,9 @@ async fn every_route_checks_every_role() {
         "/login".into(),
         format!("/room/{link}"),
         "/".into(),
+        "/healthz".into(),
+        "/readyz".into(),
+        "/metrics".into(),
     ] {
         let status = anonymous.get(&path).await.status().as_u16();
         if status != 200 {

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use chrono::{DateTime, Utc};
 use common::*;
-use giaoban::signal::client::SiteClient;
+use giaoban::client::SiteClient;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};

@@ -6,6 +6,7 @@ mod access;
 mod attendance;
 mod auth;
 pub mod error;
+mod health;
 mod invitations;
 mod openapi;
 mod org;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sessions::routes())
         .merge(attendance::routes())
         .merge(web::routes())
+        .merge(health::routes())
         .layer(DefaultBodyLimit::max(256 * 1024))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

@@ -19,7 +19,8 @@ use utoipa::OpenApi;
         super::attendance::attendance, super::attendance::attendance_csv,
         super::attendance::attendance_xlsx, super::attendance::stream, super::attendance::mark,
         super::attendance::today, super::attendance::sites,
-        super::org::list_units, super::org::create_unit, super::org::update_unit, super::org::save_site),
+        super::org::list_units, super::org::create_unit, super::org::update_unit, super::org::save_site,
+        super::health::healthz, super::health::readyz, super::health::metrics_text),
     tags((name = "org", description = "Units and sites"), (name = "sessions", description = "Sessions and join links"), (name = "live", description = "Live state of the SFU"), (name = "accounts", description = "Login, users, room-PC device credentials"), (name = "audit", description = "The hash-chained audit log"), (name = "invitations", description = "Invitations, join links and readiness of sites"), (name = "attendance", description = "Roll call (điểm danh): live board, marks, reports; webhooks in docs/webhooks.md"))
 )]
 struct ApiDoc;
@@ -33,9 +34,10 @@ mod tests {
     use std::collections::BTreeSet;
 
     /// Routes that are not part of the REST API: the pages, the WebSocket (docs/protocol.md) and
-    /// this document itself.
+    /// this document itself. The operations routes (health, readiness, metrics) are documented.
     fn undocumented(path: &str) -> bool {
-        !path.starts_with("/api/") || path == "/api/openapi.json"
+        let ops = matches!(path, "/healthz" | "/readyz" | "/metrics");
+        (!path.starts_with("/api/") && !ops) || path == "/api/openapi.json"
     }
 
     /// `/a/{id}/b/{x}.ics` → `/a/{}/b/{}`: parameter names differ between router and document.

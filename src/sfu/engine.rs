@@ -1,10 +1,14 @@
 //! Building the SFU's peer connections: the codecs (Opus, VP8) with fixed payload types, the
 //! interceptor chain (defaults plus one that hands keyframe requests to the application), the
-//! setting engine (NAT 1:1 addresses) and the UDP port range. webrtc 0.21 has no single-port mux,
-//! so every peer connection binds one UDP socket on a port leased from [`PortPool`].
+//! setting engine (NAT 1:1 addresses, no mDNS) and the UDP port range. webrtc 0.21 has no
+//! single-port mux, so every peer connection binds one UDP socket on a port leased from
+//! [`PortPool`]. Each connection's state is watched ([`Pc::connected`]: ICE and DTLS up), so that
+//! nothing is forwarded to a subscriber before it can decrypt it. When the last connection is
+//! gone, freed memory is handed back to the OS.
 
 use crate::config::MediaConfig;
-use crate::metrics::{Gauge, Kind, Metrics};
+use crate::metrics::{Gauge, Kind, Metrics, RtcpCounters};
+use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::{
@@ -17,15 +21,23 @@ use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::transport::RTCIceCandidateType;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
 };
 use rtc::sansio::Protocol;
 use std::collections::{HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use webrtc::peer_connection::{PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler};
+use webrtc::data_channel::DataChannel;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceConnectionState,
+    RTCIceGatheringState, RTCPeerConnectionIceErrorEvent, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState, RTCSignalingState,
+};
 
 pub const PT_OPUS: u8 = 111;
 pub const PT_VP8: u8 = 96;
@@ -150,8 +162,75 @@ impl PortPool {
 /// A peer connection with what it holds: its port lease and its place in the gauges.
 pub struct Pc {
     pub pc: Arc<dyn PeerConnection>,
+    /// True while the connection is `connected` (ICE and DTLS up, SRTP keys known).
+    pub connected: Arc<AtomicBool>,
     _lease: PortLease,
     _gauge: Gauge,
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for Pc {
+    fn drop(&mut self) {
+        // The connection's tasks and buffers go a moment after it is dropped; once none is left
+        // (a session ended), give the freed memory back (glibc keeps it in its arenas otherwise).
+        let metrics = self.metrics.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                if metrics.peer_connections.load(Relaxed) == 0 {
+                    let _ = tokio::task::spawn_blocking(release_free_memory).await;
+                }
+            });
+        }
+    }
+}
+
+/// Returns freed heap memory to the OS (glibc `malloc_trim`; nothing elsewhere).
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists; it takes its own locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Passes every event on to the SFU's handler, and keeps [`Pc::connected`] up to date.
+struct StateWatch {
+    inner: Arc<dyn PeerConnectionEventHandler>,
+    connected: Arc<AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for StateWatch {
+    async fn on_negotiation_needed(&self) {
+        self.inner.on_negotiation_needed().await
+    }
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        self.inner.on_ice_candidate(event).await
+    }
+    async fn on_ice_candidate_error(&self, event: RTCPeerConnectionIceErrorEvent) {
+        self.inner.on_ice_candidate_error(event).await
+    }
+    async fn on_signaling_state_change(&self, state: RTCSignalingState) {
+        self.inner.on_signaling_state_change(state).await
+    }
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        self.inner.on_ice_connection_state_change(state).await
+    }
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        self.inner.on_ice_gathering_state_change(state).await
+    }
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        self.connected
+            .store(state == RTCPeerConnectionState::Connected, Relaxed);
+        self.inner.on_connection_state_change(state).await
+    }
+    async fn on_data_channel(&self, data_channel: Arc<dyn DataChannel>) {
+        self.inner.on_data_channel(data_channel).await
+    }
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        self.inner.on_track(track).await
+    }
 }
 
 impl Pc {
@@ -198,16 +277,24 @@ pub async fn new_peer_connection(
     metrics: &Arc<Metrics>,
     handler: Arc<dyn PeerConnectionEventHandler>,
 ) -> Result<Pc, EngineError> {
+    let connected = Arc::new(AtomicBool::new(false));
+    let handler: Arc<dyn PeerConnectionEventHandler> = Arc::new(StateWatch {
+        inner: handler,
+        connected: connected.clone(),
+    });
     let mut last_err = None;
     for _ in 0..8 {
         let lease = ports.lease().ok_or(EngineError::NoPort)?;
         let addr = SocketAddr::new(settings.bind_ip, lease.port);
-        match build(addr, &settings.nat_1to1_ips, handler.clone()).await {
+        let rtcp = Some(metrics.rtcp.clone());
+        match build(addr, &settings.nat_1to1_ips, handler.clone(), rtcp).await {
             Ok(pc) => {
                 return Ok(Pc {
                     pc,
+                    connected,
                     _lease: lease,
                     _gauge: metrics.hold(Kind::PeerConnection),
+                    metrics: metrics.clone(),
                 });
             }
             Err(e) => {
@@ -221,17 +308,25 @@ pub async fn new_peer_connection(
         .unwrap_or(EngineError::NoPort))
 }
 
-/// Builds a peer connection bound to `addr` with giaoban's codecs and interceptors. Used by the
-/// SFU (through [`new_peer_connection`]) and by the Rust client.
+/// Builds a peer connection bound to `addr` with giaoban's codecs and interceptors; RTCP
+/// feedback (NACK, PLI/FIR) in and out is counted in `rtcp`. Used by the SFU (through
+/// [`new_peer_connection`]) and by the Rust client.
 pub async fn build(
     addr: SocketAddr,
     nat_1to1_ips: &[String],
     handler: Arc<dyn PeerConnectionEventHandler>,
+    rtcp: Option<Arc<RtcpCounters>>,
 ) -> Result<Arc<dyn PeerConnection>, webrtc::error::Error> {
     let mut me = media_engine()?;
-    let registry = register_default_interceptors(Registry::new(), &mut me)?
-        .with(Slot::from(14_000), KeyframeRequestMarker::default());
-    let mut se = SettingEngineBuilder::new();
+    let marker = KeyframeRequestMarker {
+        counters: rtcp,
+        ..Default::default()
+    };
+    let registry =
+        register_default_interceptors(Registry::new(), &mut me)?.with(Slot::from(14_000), marker);
+    // No mDNS: it would open a multicast socket per connection, and on a host without a
+    // multicast route (an intranet server with no default gateway) that fails every join.
+    let mut se = SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::Disabled);
     if !nat_1to1_ips.is_empty() {
         se = se.with_nat_1to1_ips(nat_1to1_ips.to_vec(), RTCIceCandidateType::Host);
     }
@@ -251,11 +346,24 @@ pub async fn build(
 }
 
 /// Interceptor that lets PLI and FIR through to the application (they otherwise stop inside the
-/// chain), so that a subscriber's keyframe request can be forwarded to the publisher.
+/// chain), so that a subscriber's keyframe request can be forwarded to the publisher; it also
+/// counts the RTCP feedback that passes (NACKs and keyframe requests, in and out).
 #[derive(Default)]
 pub struct KeyframeRequestMarker {
     read: VecDeque<TaggedPacket>,
     write: VecDeque<TaggedPacket>,
+    counters: Option<Arc<RtcpCounters>>,
+}
+
+/// (NACK packets, keyframe requests) in one RTCP compound packet.
+fn feedback(packets: &[Box<dyn rtc::rtcp::Packet>]) -> (u64, u64) {
+    packets.iter().fold((0, 0), |(n, k), p| {
+        let any = p.as_any();
+        (
+            n + u64::from(any.is::<TransportLayerNack>()),
+            k + u64::from(any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()),
+        )
+    })
 }
 
 impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestMarker {
@@ -266,13 +374,15 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestMarker {
     type Time = Instant;
 
     fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
-        if let Packet::Rtcp(packets) = &msg.message.packet
-            && packets.iter().any(|p| {
-                let any = p.as_any();
-                any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
-            })
-        {
-            msg.message.add(Attribute::DeliverToApplication);
+        if let Packet::Rtcp(packets) = &msg.message.packet {
+            let (nacks, keyframes) = feedback(packets);
+            if let Some(c) = &self.counters {
+                c.nacks_received.fetch_add(nacks, Relaxed);
+                c.keyframe_requests_received.fetch_add(keyframes, Relaxed);
+            }
+            if keyframes > 0 {
+                msg.message.add(Attribute::DeliverToApplication);
+            }
         }
         self.read.push_back(msg);
         Ok(())
@@ -283,6 +393,11 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestMarker {
     }
 
     fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let (Packet::Rtcp(packets), Some(c)) = (&msg.message.packet, &self.counters) {
+            let (nacks, keyframes) = feedback(packets);
+            c.nacks_sent.fetch_add(nacks, Relaxed);
+            c.keyframe_requests_sent.fetch_add(keyframes, Relaxed);
+        }
         self.write.push_back(msg);
         Ok(())
     }

@@ -2,15 +2,18 @@
 //! down-tracks through bounded queues (`try_send`: a full queue drops and counts, and asks for a
 //! keyframe, so a slow site never stalls the publisher or the others). Each down-track has its own
 //! task that rewrites the header and awaits the subscriber connection's back-pressure alone.
-//! Keyframe requests go to the publisher through one throttled task per video track.
+//! A down-track is offered nothing until it is [`Readiness`]-open: its subscriber's connection is
+//! up (DTLS) and has applied the offer that declares the track; a first keyframe is asked for when
+//! it opens. Keyframe requests go to the publisher through one throttled task per video track.
 
 use super::keyframe::{Decision, Throttle};
 use super::rewrite::Rewriter;
-use crate::metrics::{Kind, Metrics};
+use crate::metrics::{Gauge, Kind, Metrics, SessionCounters};
 use crate::signal::protocol::MediaKind;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
+use rtc::shared::marshal::MarshalSize;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -21,10 +24,76 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
+/// Whether a down-track may be sent packets: its subscriber's connection is up (`connected`,
+/// shared by all the down-tracks of that connection) and the subscriber has applied the offer
+/// that declares the track (`negotiated`). `opened` remembers that the gate was seen open, so
+/// that its opening is noticed once (the new subscriber then needs a keyframe).
+#[derive(Debug, Default)]
+pub struct Readiness {
+    connected: Arc<AtomicBool>,
+    negotiated: AtomicBool,
+    opened: AtomicBool,
+}
+
+impl Readiness {
+    pub fn new(connected: Arc<AtomicBool>) -> Self {
+        Readiness {
+            connected,
+            negotiated: AtomicBool::new(false),
+            opened: AtomicBool::new(false),
+        }
+    }
+
+    pub fn set_negotiated(&self) {
+        self.negotiated.store(true, Relaxed);
+    }
+
+    fn is_open(&self) -> bool {
+        self.negotiated.load(Relaxed) && self.connected.load(Relaxed)
+    }
+}
+
 /// The sending end of one down-track's queue, held by the published track it subscribes to.
 struct DownTrackTx {
     subscriber: Uuid,
     tx: mpsc::Sender<rtp::Packet>,
+    ready: Arc<Readiness>,
+}
+
+/// What one fan-out did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FanOut {
+    /// Queued for a down-track.
+    pub queued: u64,
+    /// Lost to a full queue (a lagging down-track).
+    pub dropped: u64,
+    /// Not offered: the down-track's subscriber was not ready.
+    pub not_ready: u64,
+    /// A down-track opened with this packet (it needs a keyframe).
+    pub opened: bool,
+}
+
+/// Counts packets that never arrived from a publisher, from gaps in sequence numbers.
+/// Reordered or repeated packets (behind the highest seen) are not counted.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LossCounter {
+    highest: Option<u16>,
+}
+
+impl LossCounter {
+    /// Takes one received sequence number; returns how many were skipped before it.
+    pub fn on_packet(&mut self, seq: u16) -> u64 {
+        let Some(h) = self.highest else {
+            self.highest = Some(seq);
+            return 0;
+        };
+        let step = seq.wrapping_sub(h);
+        if step == 0 || step >= 0x8000 {
+            return 0;
+        }
+        self.highest = Some(seq);
+        u64::from(step - 1)
+    }
 }
 
 /// One track a site publishes, live in a room.
@@ -44,10 +113,13 @@ pub struct PublishedTrack {
     keyframe_wanted: Notify,
     pub(super) cancel: CancellationToken,
     metrics: Arc<Metrics>,
+    session: Arc<SessionCounters>,
+    _gauge: Gauge,
 }
 
 /// Who publishes a track, and which of its tracks it is.
 pub struct Origin {
+    pub session_id: String,
     pub owner: Uuid,
     pub site_id: String,
     pub site_name: String,
@@ -63,6 +135,7 @@ impl PublishedTrack {
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
         let Origin {
+            session_id,
             owner,
             site_id,
             site_name,
@@ -87,6 +160,8 @@ impl PublishedTrack {
             subscribers: RwLock::new(Vec::new()),
             keyframe_wanted: Notify::new(),
             cancel: CancellationToken::new(),
+            session: metrics.session(&session_id),
+            _gauge: metrics.hold(Kind::Track),
             metrics,
         })
     }
@@ -98,10 +173,14 @@ impl PublishedTrack {
         }
     }
 
-    fn attach(&self, subscriber: Uuid, tx: mpsc::Sender<rtp::Packet>) {
+    fn attach(&self, subscriber: Uuid, tx: mpsc::Sender<rtp::Packet>, ready: Arc<Readiness>) {
         let mut subs = self.subscribers.write().expect("subscribers");
         subs.retain(|s| s.subscriber != subscriber);
-        subs.push(DownTrackTx { subscriber, tx });
+        subs.push(DownTrackTx {
+            subscriber,
+            tx,
+            ready,
+        });
     }
 
     /// Removes a subscriber; its queue closes and its forwarding task ends.
@@ -120,9 +199,18 @@ impl PublishedTrack {
         packet.header.extension_profile = 0;
         packet.header.extensions.clear();
         packet.header.extensions_padding = 0;
-        let dropped = fan_out(&self.subscribers.read().expect("subscribers"), packet);
-        if dropped > 0 {
-            self.metrics.packets_dropped.fetch_add(dropped, Relaxed);
+        let done = fan_out(&self.subscribers.read().expect("subscribers"), packet);
+        if done.not_ready > 0 {
+            self.metrics
+                .packets_not_ready
+                .fetch_add(done.not_ready, Relaxed);
+        }
+        if done.dropped > 0 {
+            self.metrics
+                .packets_dropped
+                .fetch_add(done.dropped, Relaxed);
+        }
+        if done.dropped > 0 || done.opened {
             self.request_keyframe();
         }
     }
@@ -138,6 +226,7 @@ impl PublishedTrack {
         let gauge = self.metrics.hold(Kind::Task);
         tokio::spawn(async move {
             let _gauge = gauge;
+            let mut loss = LossCounter::default();
             loop {
                 let event = tokio::select! {
                     _ = me.cancel.cancelled() => break,
@@ -145,7 +234,14 @@ impl PublishedTrack {
                 };
                 match event {
                     Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
+                        let bytes = packet.header.marshal_size() + packet.payload.len();
                         me.metrics.packets_in.fetch_add(1, Relaxed);
+                        me.metrics.bytes_in.fetch_add(bytes as u64, Relaxed);
+                        me.session.packets_in.fetch_add(1, Relaxed);
+                        let lost = loss.on_packet(packet.header.sequence_number);
+                        if lost > 0 {
+                            me.session.packets_lost.fetch_add(lost, Relaxed);
+                        }
                         me.forward(packet);
                     }
                     Some(TrackRemoteEvent::OnEnded) | None => break,
@@ -188,25 +284,39 @@ impl PublishedTrack {
     }
 }
 
-/// Offers `packet` to every down-track queue without waiting (the last one gets the original, the
-/// others a clone). Returns how many queues were full: those down-tracks lose this packet.
-fn fan_out(subs: &[DownTrackTx], packet: rtp::Packet) -> u64 {
-    let mut dropped = 0;
+/// Offers `packet` to every ready down-track queue without waiting (the last one gets the
+/// original, the others a clone). Down-tracks not ready are skipped; a full queue loses this
+/// packet. Allocates nothing beyond the clones.
+fn fan_out(subs: &[DownTrackTx], packet: rtp::Packet) -> FanOut {
+    let mut done = FanOut::default();
     let mut packet = Some(packet);
-    let n = subs.len();
+    let last = subs.iter().rposition(|s| s.ready.is_open());
     for (i, s) in subs.iter().enumerate() {
-        let p = if i + 1 == n {
+        if !s.ready.is_open() {
+            if s.ready.opened.load(Relaxed) {
+                s.ready.opened.store(false, Relaxed);
+            }
+            done.not_ready += 1;
+            continue;
+        }
+        if !s.ready.opened.load(Relaxed) {
+            s.ready.opened.store(true, Relaxed);
+            done.opened = true;
+        }
+        let p = if Some(i) == last {
             packet.take()
         } else {
             packet.clone()
         };
-        if let Some(p) = p
-            && let Err(mpsc::error::TrySendError::Full(_)) = s.tx.try_send(p)
-        {
-            dropped += 1;
+        if let Some(p) = p {
+            match s.tx.try_send(p) {
+                Ok(()) => done.queued += 1,
+                Err(mpsc::error::TrySendError::Full(_)) => done.dropped += 1,
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
         }
     }
-    dropped
+    done
 }
 
 /// One forwarded track at one subscriber.
@@ -217,18 +327,23 @@ pub struct DownTrack {
     subscriber: Uuid,
     cancel: CancellationToken,
     rtcp_started: AtomicBool,
+    ready: Arc<Readiness>,
 }
 
 impl DownTrack {
     /// Subscribes `subscriber` to `published` through `local` (already added to the subscriber's
-    /// connection as `sender`) and starts the forwarding task.
+    /// connection as `sender`) and starts the forwarding task. Packets flow once `connected` (the
+    /// subscriber connection's state) is true and [`DownTrack::on_negotiated`] was called.
     pub fn start(
         subscriber: Uuid,
         published: Arc<PublishedTrack>,
-        local: Arc<TrackLocalStaticRTP>,
-        sender: Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+        (local, sender): (
+            Arc<TrackLocalStaticRTP>,
+            Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+        ),
         out_ssrc: u32,
         queue: usize,
+        connected: Arc<AtomicBool>,
     ) -> DownTrack {
         let (tx, mut rx) = mpsc::channel::<rtp::Packet>(queue);
         let metrics = published.metrics.clone();
@@ -244,6 +359,7 @@ impl DownTrack {
         );
         let gauges = (metrics.hold(Kind::Task), metrics.hold(Kind::DownTrack));
         let writer = local.clone();
+        let session = published.session.clone();
         tokio::spawn(async move {
             let _gauges = gauges;
             while let Some(mut packet) = rx.recv().await {
@@ -255,16 +371,20 @@ impl DownTrack {
                 h.payload_type = out.payload_type;
                 h.sequence_number = out.sequence_number;
                 h.timestamp = out.timestamp;
-                // Before the subscriber's answer binds the track, and after its connection
-                // closed, writes fail: count them as drops, keep draining until detached.
+                let bytes = (h.marshal_size() + packet.payload.len()) as u64;
+                // After the subscriber's connection closed, writes fail: count them as drops,
+                // keep draining until detached.
                 if writer.write_rtp(packet).await.is_ok() {
                     metrics.packets_out.fetch_add(1, Relaxed);
+                    metrics.bytes_out.fetch_add(bytes, Relaxed);
+                    session.packets_out.fetch_add(1, Relaxed);
                 } else {
                     metrics.packets_dropped.fetch_add(1, Relaxed);
                 }
             }
         });
-        published.attach(subscriber, tx);
+        let ready = Arc::new(Readiness::new(connected));
+        published.attach(subscriber, tx, ready.clone());
         DownTrack {
             published,
             local,
@@ -272,12 +392,15 @@ impl DownTrack {
             subscriber,
             cancel: CancellationToken::new(),
             rtcp_started: AtomicBool::new(false),
+            ready,
         }
     }
 
-    /// Once negotiated: relays the subscriber's keyframe requests to the publisher and asks for
-    /// a first keyframe. Idempotent.
+    /// Once the subscriber applied the offer declaring this track: packets may flow (when its
+    /// connection is up), its keyframe requests are relayed to the publisher, and a first
+    /// keyframe is asked for. Idempotent.
     pub fn on_negotiated(&self) {
+        self.ready.set_negotiated();
         self.published.request_keyframe();
         if self.rtcp_started.swap(true, Relaxed) {
             return;
@@ -328,24 +451,29 @@ mod tests {
         p
     }
 
+    fn open() -> Arc<Readiness> {
+        let r = Readiness::new(Arc::new(AtomicBool::new(true)));
+        r.set_negotiated();
+        Arc::new(r)
+    }
+
+    fn down(tx: mpsc::Sender<rtp::Packet>, ready: Arc<Readiness>) -> DownTrackTx {
+        DownTrackTx {
+            subscriber: Uuid::new_v4(),
+            tx,
+            ready,
+        }
+    }
+
     #[test]
     fn a_stalled_down_track_drops_without_holding_back_the_others() {
         let (fast_tx, mut fast_rx) = mpsc::channel(4);
         let (slow_tx, mut slow_rx) = mpsc::channel(4);
-        let subs = vec![
-            DownTrackTx {
-                subscriber: Uuid::new_v4(),
-                tx: slow_tx,
-            },
-            DownTrackTx {
-                subscriber: Uuid::new_v4(),
-                tx: fast_tx,
-            },
-        ];
+        let subs = vec![down(slow_tx, open()), down(fast_tx, open())];
         let mut dropped = 0;
         let mut fast = Vec::new();
         for seq in 0..100 {
-            dropped += fan_out(&subs, packet(seq));
+            dropped += fan_out(&subs, packet(seq)).dropped;
             // The fast subscriber drains as it goes; the slow one never reads.
             while let Ok(p) = fast_rx.try_recv() {
                 fast.push(p.header.sequence_number);
@@ -370,11 +498,52 @@ mod tests {
     fn a_closed_down_track_is_not_counted_as_lag() {
         let (tx, rx) = mpsc::channel(1);
         drop(rx);
-        let subs = vec![DownTrackTx {
-            subscriber: Uuid::new_v4(),
-            tx,
-        }];
-        assert_eq!(fan_out(&subs, packet(1)), 0);
-        assert_eq!(fan_out(&[], packet(1)), 0);
+        let subs = vec![down(tx, open())];
+        assert_eq!(fan_out(&subs, packet(1)).dropped, 0);
+        assert_eq!(fan_out(&[], packet(1)), FanOut::default());
+    }
+
+    #[test]
+    fn nothing_is_offered_before_the_connection_is_up_and_the_offer_applied() {
+        let connected = Arc::new(AtomicBool::new(false));
+        let ready = Arc::new(Readiness::new(connected.clone()));
+        let (tx, mut rx) = mpsc::channel(8);
+        let (other_tx, mut other_rx) = mpsc::channel(8);
+        let subs = vec![down(tx, ready.clone()), down(other_tx, open())];
+        let first = fan_out(&subs, packet(1));
+        assert_eq!((first.queued, first.not_ready), (1, 1));
+        assert!(first.opened, "the open down-track is seen opening once");
+        connected.store(true, Relaxed);
+        let second = fan_out(&subs, packet(2));
+        assert_eq!(
+            (second.not_ready, second.opened),
+            (1, false),
+            "not negotiated yet"
+        );
+        ready.set_negotiated();
+        let third = fan_out(&subs, packet(3));
+        assert_eq!((third.queued, third.not_ready, third.opened), (2, 0, true));
+        assert_eq!(rx.try_recv().unwrap().header.sequence_number, 3);
+        assert!(rx.try_recv().is_err());
+        let seen: Vec<u16> = std::iter::from_fn(|| other_rx.try_recv().ok())
+            .map(|p| p.header.sequence_number)
+            .collect();
+        assert_eq!(seen, vec![1, 2, 3]);
+        // The connection drops: the down-track closes again, and reopening asks for a keyframe.
+        connected.store(false, Relaxed);
+        assert_eq!(fan_out(&subs, packet(4)).not_ready, 1);
+        connected.store(true, Relaxed);
+        assert!(fan_out(&subs, packet(5)).opened);
+    }
+
+    #[test]
+    fn loss_is_counted_from_sequence_gaps_across_wrap_around() {
+        let mut l = LossCounter::default();
+        assert_eq!(l.on_packet(65_533), 0);
+        assert_eq!(l.on_packet(65_534), 0);
+        assert_eq!(l.on_packet(1), 2, "65535 and 0 are missing");
+        assert_eq!(l.on_packet(0), 0, "a late packet is not counted again");
+        assert_eq!(l.on_packet(1), 0, "a duplicate neither");
+        assert_eq!(l.on_packet(2), 0);
     }
 }

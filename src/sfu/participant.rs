@@ -319,6 +319,7 @@ impl Participant {
             self.room.unpublish(&old);
         }
         let origin = Origin {
+            session_id: self.room.session_id.clone(),
             owner: self.id,
             site_id: self.site_id.clone(),
             site_name: self.site_name.clone(),
@@ -431,10 +432,10 @@ impl Participant {
         Ok(DownTrack::start(
             self.id,
             track.clone(),
-            local,
-            sender,
+            (local, sender),
             ssrc,
             self.shared.settings.down_track_queue,
+            self.subscribe.connected.clone(),
         ))
     }
 

@@ -1,7 +1,6 @@
-//! Signaling: the versioned wire types (`protocol`), the server's task per WebSocket (`conn`) and
-//! the Rust client of the same protocol (`client`), used by the tests and the load tester.
+//! Signaling: the versioned wire types (`protocol`) and the server's task per WebSocket (`conn`).
+//! The Rust client of the same protocol lives in [`crate::client`].
 
-pub mod client;
 pub mod conn;
 pub mod liveness;
 pub mod protocol;

@@ -112,7 +112,7 @@ impl TestServer {
 
 /// The token at the end of a join link.
 pub fn token(link: &str) -> String {
-    link.rsplit('/').next().unwrap().to_string()
+    giaoban::client::api::token_of(link).to_string()
 }
 
 pub const HOST: &str = "ubnd-tp-hoitruong";
@@ -126,50 +126,31 @@ pub const SITES: [&str; 7] = [
     "xa-ba-vi-phonghop",
 ];
 
-/// An HTTP client logged in as someone: keeps the session cookie and sends the CSRF header.
-pub struct ApiClient {
-    pub client: reqwest::Client,
-    pub base: String,
-    pub csrf: String,
-    pub username: String,
+/// An HTTP client logged in as someone (the crate's client; requests unwrap here).
+pub struct ApiClient(pub giaoban::client::api::ApiClient);
+
+impl std::ops::Deref for ApiClient {
+    type Target = giaoban::client::api::ApiClient;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl ApiClient {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.unwrap()
+        self.0.get(path).await.unwrap()
     }
 
     pub async fn post(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .header("x-csrf-token", &self.csrf)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.0.post(path, body).await.unwrap()
     }
 
     pub async fn patch(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
-        self.client
-            .patch(self.url(path))
-            .header("x-csrf-token", &self.csrf)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.0.patch(path, body).await.unwrap()
     }
 
     pub async fn delete(&self, path: &str) -> reqwest::Response {
-        self.client
-            .delete(self.url(path))
-            .header("x-csrf-token", &self.csrf)
-            .send()
-            .await
-            .unwrap()
+        self.0.delete(path).await.unwrap()
     }
 }
 
@@ -203,35 +184,12 @@ impl TestServer {
 
     /// Logs in with a username and password; `Err(status)` when refused.
     pub async fn login_as(&self, username: &str, password: &str) -> Result<ApiClient, u16> {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .unwrap();
-        let r = client
-            .post(format!("{}/api/login", self.http_url()))
-            .json(&serde_json::json!({ "username": username, "password": password }))
-            .send()
-            .await
-            .unwrap();
-        if !r.status().is_success() {
-            return Err(r.status().as_u16());
+        use giaoban::client::api::{ApiClient as Inner, ApiError};
+        match Inner::login(&self.http_url(), username, password).await {
+            Ok(c) => Ok(ApiClient(c)),
+            Err(ApiError::Status { status, .. }) => Err(status),
+            Err(e) => panic!("login: {e}"),
         }
-        let csrf = r
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|c| {
-                c.strip_prefix("giaoban_csrf=")
-                    .map(|v| v.split(';').next().unwrap().to_string())
-            })
-            .expect("csrf cookie");
-        Ok(ApiClient {
-            client,
-            base: self.http_url(),
-            csrf,
-            username: username.to_string(),
-        })
     }
 }
 

@@ -3,8 +3,11 @@
 //! every other site's tracks. [`Signaling`] is the bare WebSocket half, for tests that speak the
 //! protocol (or break it) by hand.
 
-use super::protocol::{Candidate, ClientMsg, MediaKind, PROTOCOL_VERSION, PcKind, ServerMsg};
+use crate::metrics::RtcpCounters;
 use crate::sfu::engine;
+use crate::signal::protocol::{
+    Candidate, ClientMsg, MediaKind, PROTOCOL_VERSION, PcKind, ServerMsg,
+};
 use futures_util::{SinkExt, StreamExt};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::sdp::RTCSessionDescription;
@@ -36,7 +39,7 @@ pub enum ClientError {
     WebRtc(#[from] webrtc::error::Error),
     #[error("server error {code:?}: {message}")]
     Server {
-        code: super::protocol::ErrorCode,
+        code: crate::signal::protocol::ErrorCode,
         message: String,
     },
     #[error("unexpected: {0}")]
@@ -148,8 +151,9 @@ impl PeerConnectionEventHandler for Handler {
         let received = self.received.clone();
         let dropped = self.dropped.clone();
         tokio::spawn(async move {
-            let stream_id = track.stream_id().await;
-            let track_id = track.track_id().await;
+            let mut stream_id = track.stream_id().await;
+            let mut track_id = track.track_id().await;
+            let mut ssrc = None;
             let kind = if track.kind().await == RtpCodecKind::Audio {
                 MediaKind::Audio
             } else {
@@ -158,6 +162,11 @@ impl PeerConnectionEventHandler for Handler {
             while let Some(event) = track.poll().await {
                 match event {
                     TrackRemoteEvent::OnRtpPacket(packet) => {
+                        // A renegotiation may give this receiver another sender's track.
+                        if ssrc.replace(packet.header.ssrc) != Some(packet.header.ssrc) {
+                            stream_id = track.stream_id().await;
+                            track_id = track.track_id().await;
+                        }
                         let r = Received {
                             stream_id: stream_id.clone(),
                             track_id: track_id.clone(),
@@ -199,6 +208,8 @@ pub struct SiteClient {
     pub dropped: Arc<AtomicU64>,
     /// Keyframe requests (PLI/FIR) the server sent for this site's video.
     pub keyframe_requests: Arc<AtomicU64>,
+    /// RTCP feedback both connections received and sent (NACKs, keyframe requests).
+    pub rtcp: Arc<RtcpCounters>,
     publish: Arc<dyn PeerConnection>,
     subscribe: Arc<dyn PeerConnection>,
     audio: Mutex<Outgoing>,
@@ -213,6 +224,17 @@ impl SiteClient {
         ws_url: &str,
         token: &str,
         bind_ip: std::net::IpAddr,
+    ) -> Result<Self, ClientError> {
+        Self::join_with(ws_url, token, bind_ip, true).await
+    }
+
+    /// As [`SiteClient::join`]; with `publish` false the site only receives (a viewer): it sends
+    /// no publish offer and [`SiteClient::send`] fails.
+    pub async fn join_with(
+        ws_url: &str,
+        token: &str,
+        bind_ip: std::net::IpAddr,
+        publish_media: bool,
     ) -> Result<Self, ClientError> {
         let mut sig = Signaling::connect(ws_url).await?;
         sig.send(&ClientMsg::Join {
@@ -248,20 +270,26 @@ impl SiteClient {
                 dropped: dropped.clone(),
             }) as Arc<dyn PeerConnectionEventHandler>
         };
-        let publish = engine::build(addr, &[], handler(PcKind::Publish)).await?;
-        let subscribe = engine::build(addr, &[], handler(PcKind::Subscribe)).await?;
+        let rtcp = Arc::new(RtcpCounters::default());
+        let publish =
+            engine::build(addr, &[], handler(PcKind::Publish), Some(rtcp.clone())).await?;
+        let subscribe =
+            engine::build(addr, &[], handler(PcKind::Subscribe), Some(rtcp.clone())).await?;
 
-        let audio = Self::add_track(&publish, RtpCodecKind::Audio, &participant_id).await?;
-        let video = Self::add_track(&publish, RtpCodecKind::Video, &participant_id).await?;
-        // The offer is queued before gathering starts, so no candidate can precede it.
-        let offer = publish.create_offer(None).await?;
-        ws_tx
-            .send(ClientMsg::PublishOffer {
-                sdp: offer.sdp.clone(),
-            })
-            .await
-            .map_err(|_| ClientError::Protocol("socket closed".into()))?;
-        publish.set_local_description(offer).await?;
+        let add = publish_media.then_some(&publish);
+        let audio = Self::add_track(add, RtpCodecKind::Audio, &participant_id).await?;
+        let video = Self::add_track(add, RtpCodecKind::Video, &participant_id).await?;
+        if publish_media {
+            // The offer is queued before gathering starts, so no candidate can precede it.
+            let offer = publish.create_offer(None).await?;
+            ws_tx
+                .send(ClientMsg::PublishOffer {
+                    sdp: offer.sdp.clone(),
+                })
+                .await
+                .map_err(|_| ClientError::Protocol("socket closed".into()))?;
+            publish.set_local_description(offer).await?;
+        }
 
         let (msg_tx, messages) = mpsc::channel(4096);
         let (sink_ws, stream_ws) = {
@@ -300,6 +328,7 @@ impl SiteClient {
             received,
             dropped,
             keyframe_requests,
+            rtcp,
             publish,
             subscribe,
             audio: Mutex::new(audio),
@@ -308,8 +337,9 @@ impl SiteClient {
         })
     }
 
+    /// A local track; added to `pc` when given (a viewer's tracks stay unbound).
     async fn add_track(
-        pc: &Arc<dyn PeerConnection>,
+        pc: Option<&Arc<dyn PeerConnection>>,
         kind: RtpCodecKind,
         stream: &str,
     ) -> Result<Outgoing, ClientError> {
@@ -329,7 +359,10 @@ impl SiteClient {
                 ..Default::default()
             }],
         )));
-        let sender = pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
+        let sender = match pc {
+            Some(pc) => Some(pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?),
+            None => None,
+        };
         let ts_step = if kind == RtpCodecKind::Audio {
             960
         } else {
@@ -337,7 +370,7 @@ impl SiteClient {
         };
         Ok(Outgoing {
             track,
-            sender: Some(sender),
+            sender,
             ssrc,
             pt: engine::payload_type(kind),
             seq: rand::random(),
@@ -431,6 +464,19 @@ impl SiteClient {
     /// Sends one RTP packet on the audio or video track (sequence and timestamp advance by one
     /// packet / frame). Fails until the publish connection is negotiated.
     pub async fn send(&self, kind: MediaKind, payload: bytes::Bytes) -> Result<(), ClientError> {
+        self.send_packet(kind, payload, true, None).await
+    }
+
+    /// Sends one RTP packet of a frame: the sequence number advances by one, the timestamp by
+    /// `ts_advance` (`None`: one frame's step; `Some(0)` for the second and later packets of a
+    /// frame); `marker` ends the frame.
+    pub async fn send_packet(
+        &self,
+        kind: MediaKind,
+        payload: bytes::Bytes,
+        marker: bool,
+        ts_advance: Option<u32>,
+    ) -> Result<(), ClientError> {
         let out = if kind == MediaKind::Audio {
             &self.audio
         } else {
@@ -439,11 +485,11 @@ impl SiteClient {
         let (track, packet) = {
             let mut o = out.lock().await;
             o.seq = o.seq.wrapping_add(1);
-            o.ts = o.ts.wrapping_add(o.ts_step);
+            o.ts = o.ts.wrapping_add(ts_advance.unwrap_or(o.ts_step));
             let packet = rtp::Packet {
                 header: rtp::header::Header {
                     version: 2,
-                    marker: true,
+                    marker,
                     payload_type: o.pt,
                     sequence_number: o.seq,
                     timestamp: o.ts,
@@ -486,6 +532,17 @@ impl SiteClient {
             .await
             .ok()
             .flatten()
+    }
+
+    /// Takes the stream of received packets, for a task of its own (the client keeps sending);
+    /// [`SiteClient::recv_packet`] then yields nothing.
+    pub fn take_packets(&mut self) -> mpsc::Receiver<Received> {
+        std::mem::replace(&mut self.received, mpsc::channel(1).1)
+    }
+
+    /// Packets the client read but could not queue (its reader was too slow).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Relaxed)
     }
 
     /// Packets already received, without waiting.
