@@ -8,8 +8,8 @@ mod common;
 use chrono::{DateTime, Duration as TimeDelta, Utc};
 use common::*;
 use giaoban::auth::Role;
-use giaoban::schedule::NewSession;
 use giaoban::client::SiteClient;
+use giaoban::schedule::NewSession;
 use serde_json::{Value, json};
 use std::time::Duration;
 
