@@ -13,9 +13,9 @@
 //! Run: `cargo bench --bench attendance` (release build; `-- --drops 50` for more drops).
 
 use chrono::{DateTime, Utc};
+use giaoban::client::SiteClient;
 use giaoban::config::{SiteConfig, UnitConfig};
 use giaoban::live::Event;
-use giaoban::signal::client::SiteClient;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;

@@ -214,12 +214,12 @@ async fn every_route_checks_every_role() {
         }
     }
     // No login at all: 401 everywhere.
-    let anonymous = ApiClient(giaoban::client::api::ApiClient {
+    let anonymous = ApiClient {
         client: reqwest::Client::new(),
         base: server.http_url(),
         csrf: String::new(),
         username: String::new(),
-    });
+    };
     for r in &routes {
         let status = call(&anonymous, r).await;
         if status != 401 {

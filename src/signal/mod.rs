@@ -4,3 +4,7 @@
 pub mod conn;
 pub mod liveness;
 pub mod protocol;
+
+/// The client's former path, kept so that branches written against it still build.
+#[doc(hidden)]
+pub use crate::client;

@@ -126,31 +126,62 @@ pub const SITES: [&str; 7] = [
     "xa-ba-vi-phonghop",
 ];
 
-/// An HTTP client logged in as someone (the crate's client; requests unwrap here).
-pub struct ApiClient(pub giaoban::client::api::ApiClient);
+/// An HTTP client logged in as someone: keeps the session cookie and sends the CSRF header
+/// (built from the crate's client; requests unwrap here).
+pub struct ApiClient {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub csrf: String,
+    pub username: String,
+}
 
-impl std::ops::Deref for ApiClient {
-    type Target = giaoban::client::api::ApiClient;
-    fn deref(&self) -> &Self::Target {
-        &self.0
+impl From<giaoban::client::api::ApiClient> for ApiClient {
+    fn from(c: giaoban::client::api::ApiClient) -> Self {
+        ApiClient {
+            client: c.client,
+            base: c.base,
+            csrf: c.csrf,
+            username: c.username,
+        }
     }
 }
 
 impl ApiClient {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.0.get(path).await.unwrap()
+        self.client.get(self.url(path)).send().await.unwrap()
     }
 
     pub async fn post(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
-        self.0.post(path, body).await.unwrap()
+        self.client
+            .post(self.url(path))
+            .header("x-csrf-token", &self.csrf)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn patch(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
-        self.0.patch(path, body).await.unwrap()
+        self.client
+            .patch(self.url(path))
+            .header("x-csrf-token", &self.csrf)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn delete(&self, path: &str) -> reqwest::Response {
-        self.0.delete(path).await.unwrap()
+        self.client
+            .delete(self.url(path))
+            .header("x-csrf-token", &self.csrf)
+            .send()
+            .await
+            .unwrap()
     }
 }
 
@@ -186,7 +217,7 @@ impl TestServer {
     pub async fn login_as(&self, username: &str, password: &str) -> Result<ApiClient, u16> {
         use giaoban::client::api::{ApiClient as Inner, ApiError};
         match Inner::login(&self.http_url(), username, password).await {
-            Ok(c) => Ok(ApiClient(c)),
+            Ok(c) => Ok(c.into()),
             Err(ApiError::Status { status, .. }) => Err(status),
             Err(e) => panic!("login: {e}"),
         }
