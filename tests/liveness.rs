@@ -8,7 +8,7 @@ mod common;
 mod live;
 
 use common::*;
-use giaoban::signal::client::SiteClient;
+use giaoban::client::SiteClient;
 use giaoban::signal::protocol::{ErrorCode, LeaveReason, ServerMsg};
 use live::*;
 use std::net::SocketAddr;

@@ -10,7 +10,7 @@ mod live;
 
 use common::*;
 use giaoban::auth::Role;
-use giaoban::signal::client::SiteClient;
+use giaoban::client::SiteClient;
 use giaoban::signal::protocol::{ErrorCode, LeaveReason};
 use live::*;
 use serde_json::json;

@@ -5,7 +5,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
-use giaoban::signal::client::SiteClient;
+use giaoban::client::SiteClient;
 use giaoban::signal::protocol::{ErrorCode, MediaKind, ServerMsg};
 use std::time::Duration;
 use tokio::sync::mpsc;
