@@ -154,6 +154,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         metrics.clone(),
     ));
     let attendance_changed = start_consumers(&config, &sfu, &pool).await?;
+    if config.audit.anchor_interval_minutes > 0 {
+        let every = std::time::Duration::from_secs(config.audit.anchor_interval_minutes * 60);
+        let (dir, file) = (config.data.dir.clone(), config.anchor_file());
+        crate::audit::anchor::spawn_every(pool.clone(), dir, file, every);
+    }
     let state = AppState {
         config: Arc::new(config),
         pool,

@@ -80,7 +80,18 @@ enum UserCommand {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Check the hash chain of the whole log; fails naming the first bad entry if it is broken.
-    Verify,
+    /// With --anchors, also that every anchored head is still in the chain (and well signed).
+    Verify {
+        /// Anchor file (see `audit anchor`), e.g. a copy kept on another machine.
+        #[arg(long)]
+        anchors: Option<PathBuf>,
+        /// Public key the anchors must be signed with (base64, as `audit anchor` prints it);
+        /// default: the key of the data directory.
+        #[arg(long, requires = "anchors")]
+        public_key: Option<String>,
+    },
+    /// Sign the chain head now and append it to the anchor file (config audit.anchor_file).
+    Anchor,
     /// Print the newest entries as JSON.
     List {
         #[arg(long, default_value_t = 50)]
@@ -257,15 +268,38 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Loadtest(_) => unreachable!("handled before the configuration is read"),
         Command::Audit { command } => {
-            let (pool, _, _) = giaoban::app::open_state(config).await?;
+            let (pool, _, config) = giaoban::app::open_state(config).await?;
             match command {
-                AuditCommand::Verify => {
-                    let entries = giaoban::audit::verify_all(&pool).await?;
+                AuditCommand::Verify {
+                    anchors,
+                    public_key,
+                } => {
+                    let (entries, anchored) = match &anchors {
+                        Some(file) => {
+                            let dir = &config.data.dir;
+                            let key = public_key.as_deref();
+                            let (e, a) =
+                                giaoban::audit::anchor::verify_with(&pool, dir, file, key).await?;
+                            (e, Some(a))
+                        }
+                        None => (giaoban::audit::verify_all(&pool).await?, None),
+                    };
                     let head = giaoban::audit::head(&pool).await?;
-                    let report = serde_json::json!({
+                    let mut report = serde_json::json!({
                         "ok": true, "entries": entries, "head_seq": head.seq, "head_hash": head.hash,
                     });
+                    if let Some(a) = anchored {
+                        report["anchors"] = a.into();
+                    }
                     println!("{report}");
+                }
+                AuditCommand::Anchor => {
+                    let file = config.anchor_file();
+                    let anchor =
+                        giaoban::audit::anchor::anchor_now(&pool, &config.data.dir, &file).await?;
+                    let mut out = serde_json::to_value(&anchor)?;
+                    out["file"] = file.display().to_string().into();
+                    println!("{out}");
                 }
                 AuditCommand::List { limit } => {
                     let filter = giaoban::audit::AuditFilter {

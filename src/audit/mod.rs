@@ -12,10 +12,14 @@
 //! transaction.
 //!
 //! Limits: the chain is unkeyed, so someone with write access who rewrites every row after an
-//! edit (and the head) produces a consistent chain. Publish or copy [`head`] elsewhere from time
-//! to time (e.g. in the daily report) to anchor it.
+//! edit (and the head) produces a consistent chain. [`anchor`] signs the head from time to time
+//! into a file kept outside the database (ship it off the machine); verifying against it catches
+//! a truncated tail or a moved head.
 
 pub mod actions;
+pub mod anchor;
+#[cfg(test)]
+mod anchor_tests;
 pub mod chain;
 pub mod live;
 #[cfg(test)]
