@@ -23,6 +23,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// Session ids whose roll call changed (written): the roll-call stream listens.
     pub attendance_changed: tokio::sync::broadcast::Sender<Arc<str>>,
+    /// Login backoff and the bounded password-hashing pool.
+    pub login: Arc<crate::auth::login::LoginGuard>,
 }
 
 impl AppState {
@@ -159,6 +161,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         let (dir, file) = (config.data.dir.clone(), config.anchor_file());
         crate::audit::anchor::spawn_every(pool.clone(), dir, file, every);
     }
+    let config_auth = config.auth.clone();
     let state = AppState {
         config: Arc::new(config),
         pool,
@@ -167,6 +170,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         metrics,
         public_url,
         attendance_changed,
+        login: Arc::new(crate::auth::login::LoginGuard::new(&config_auth)),
     };
     let router = crate::api::router(state.clone());
     let (shutdown, rx) = tokio::sync::watch::channel(false);

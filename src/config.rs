@@ -108,6 +108,12 @@ pub struct AuthConfig {
     /// A join link opens the room this many minutes before the session's start.
     #[serde(default = "defaults::join_opens_minutes_before")]
     pub join_opens_minutes_before: u32,
+    /// Threads verifying passwords (0: one per core); more concurrent logins get 429 at once.
+    pub login_hash_workers: u32,
+    pub login_free_failures_per_account: u32,
+    pub login_free_failures_per_address: u32,
+    pub login_backoff_base_secs: u32,
+    pub login_backoff_max_secs: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -325,6 +331,20 @@ impl Config {
             return Err(invalid(
                 "media.down_track_queue",
                 "must be between 8 and 65536 packets",
+            ));
+        }
+        if self.auth.login_hash_workers > 64 {
+            return Err(invalid(
+                "auth.login_hash_workers",
+                "at most 64 (0: one per core)",
+            ));
+        }
+        if self.auth.login_backoff_base_secs == 0
+            || self.auth.login_backoff_max_secs < self.auth.login_backoff_base_secs
+        {
+            return Err(invalid(
+                "auth.login_backoff_max_secs",
+                "login_backoff_base_secs must be at least 1 and login_backoff_max_secs not below it",
             ));
         }
         if self.limits.max_session_hours == 0 {

@@ -319,3 +319,123 @@ async fn a_fresh_install_has_one_admin_with_a_private_password_file() {
         1
     );
 }
+
+/// A wrong login from `from` (a loopback address) for `username`: status and Retry-After.
+async fn attempt(
+    server: &TestServer,
+    from: &str,
+    username: &str,
+    password: &str,
+) -> (u16, Option<u64>) {
+    let client = reqwest::Client::builder()
+        .local_address(from.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let r = client
+        .post(format!("{}/api/login", server.http_url()))
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    (r.status().as_u16(), retry)
+}
+
+async fn audit_count(server: &TestServer, action: &str, target: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = ? AND target = ?")
+        .bind(action)
+        .bind(target)
+        .fetch_one(&server.running.state.pool)
+        .await
+        .unwrap()
+}
+
+/// Five wrong passwords are free; the sixth shuts the account for 1 s (then 2, 4, …) from every
+/// address, even for the right password; other accounts are not affected; all of it is audited.
+#[tokio::test]
+async fn repeated_failures_shut_the_account_with_retry_after() {
+    let server = TestServer::start().await;
+    let victim = server.login(Role::Secretariat).await.username;
+    let other = server.login(Role::Chair).await.username;
+    for i in 1..=6 {
+        let from = if i % 2 == 0 { "127.0.0.3" } else { "127.0.0.4" };
+        let got = attempt(&server, from, &victim, "sai-mat-khau-123").await;
+        assert_eq!(got, (401, None), "attempt {i}");
+    }
+    let (status, retry) = attempt(&server, "127.0.0.5", &victim, "sai-mat-khau-123").await;
+    assert_eq!((status, retry), (429, Some(1)));
+    // Shut means shut: the right password waits too, and nothing was hashed for it.
+    assert_eq!(
+        attempt(&server, "127.0.0.1", &victim, PASSWORD).await.0,
+        429
+    );
+    assert_eq!(server.login_as(&other, PASSWORD).await.err(), None);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(server.login_as(&victim, PASSWORD).await.is_ok());
+    // A right password cleared the account: the next failure is free again.
+    assert_eq!(attempt(&server, "127.0.0.3", &victim, "sai").await.0, 401);
+    let target = format!("user:{victim}");
+    assert_eq!(audit_count(&server, "login.failed", &target).await, 7);
+    assert_eq!(audit_count(&server, "login.backoff", &target).await, 1);
+    let unknown = attempt(&server, "127.0.0.3", "khong-co-ai", "x").await;
+    assert_eq!(unknown.0, 401);
+    assert_eq!(
+        audit_count(&server, "login.failed", "user:khong-co-ai").await,
+        1
+    );
+}
+
+/// A small flood: 80 wrong logins at once from one address. Never more hashes in flight than
+/// workers (one here); the excess is refused at once with 429; the address is then shut for every
+/// account; a user elsewhere logs in at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_flood_is_bounded_and_the_right_password_still_works() {
+    let server = TestServer::start_with(&[("GIAOBAN_AUTH_LOGIN_HASH_WORKERS", "1")]).await;
+    let user = server.login(Role::Operator).await.username;
+    let server = std::sync::Arc::new(server);
+    let flood: Vec<_> = (0..80)
+        .map(|i| {
+            let server = server.clone();
+            tokio::spawn(async move {
+                attempt(&server, "127.0.0.2", &format!("ke-tan-cong-{i}"), "sai").await
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in flood {
+        statuses.push(t.await.unwrap());
+    }
+    let refused = statuses.iter().filter(|s| s.0 == 429).count();
+    assert!(
+        statuses.iter().all(|s| s.0 == 401 || s.0 == 429),
+        "{statuses:?}"
+    );
+    assert!(refused > 0, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .filter(|s| s.0 == 429)
+            .all(|s| s.1 >= Some(1))
+    );
+    assert_eq!(server.running.state.login.hasher.peak_in_flight(), 1);
+    // The right password from another address works at once.
+    let t = std::time::Instant::now();
+    assert!(server.login_as(&user, PASSWORD).await.is_ok());
+    assert!(t.elapsed() < std::time::Duration::from_secs(2));
+    // The flooding address: after 20 free failures it is shut, whatever the account.
+    let mut shut = None;
+    for i in 0..25 {
+        let got = attempt(&server, "127.0.0.2", &format!("tiep-{i}"), "sai").await;
+        if got.0 == 429 && got.1.is_some() {
+            shut = Some(i);
+            break;
+        }
+        assert_eq!(got.0, 401);
+    }
+    assert!(shut.is_some(), "the address was never shut");
+    assert_eq!(attempt(&server, "127.0.0.2", &user, PASSWORD).await.0, 429);
+}

@@ -4,12 +4,12 @@
 
 use super::error::{ApiError, ErrorBody};
 use crate::app::AppState;
-use crate::auth::password::{dummy_hash, new_token, token_hash, verify_password};
+use crate::auth::password::{dummy_hash, new_token, token_hash};
 use crate::auth::principal::{CSRF_COOKIE, SESSION_COOKIE, SESSION_TOKEN_PREFIX, cookie};
 use crate::auth::users::{NewUser, UserError};
 use crate::auth::{Action, Grant, Principal};
 use crate::store::accounts::{self, DeviceRow, UserRow};
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -72,27 +72,55 @@ fn cookie_header(
 }
 
 /// Logs in with a username and password; sets the HttpOnly session cookie and the CSRF cookie.
+/// Repeated failures shut the account and the client address for a doubling delay, and more
+/// logins at once than the server hashes in parallel are refused: both 429 with `Retry-After`.
+/// Failures are audited (`login.failed`, `login.backoff`).
 #[utoipa::path(post, path = "/api/login", tag = "accounts", request_body = Credentials,
-    responses((status = 200, body = Me), (status = 401, description = "wrong username or password", body = ErrorBody)))]
+    responses((status = 200, body = Me), (status = 401, description = "wrong username or password", body = ErrorBody),
+        (status = 429, description = "too many failed logins for this account or address, or too many logins at once; see Retry-After", body = ErrorBody)))]
 pub(crate) async fn login(
     State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     body: Result<Json<Credentials>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(c) = body?;
+    let ip = peer.ip();
+    let guard = &app.login;
+    let wait = guard.check(&c.username, ip, std::time::Instant::now());
+    if let Err(retry_after) = wait {
+        return Err(ApiError::TooManyRequests {
+            message: "too many failed logins; try again later".into(),
+            retry_after,
+        });
+    }
     let user = accounts::user_by_username(&app.pool, c.username.trim()).await?;
     let hash = user
         .as_ref()
         .map_or(dummy_hash(), |u| u.password_hash.as_str())
         .to_string();
-    let password = c.password;
-    // argon2 is deliberately slow: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
+    // argon2 is deliberately slow and big: it runs on the bounded pool, never more at once.
+    let ok =
+        guard
+            .hasher
+            .verify(c.password, hash)
+            .await
+            .map_err(|_| ApiError::TooManyRequests {
+                message: "the server is busy with other logins; try again in a moment".into(),
+                retry_after: std::time::Duration::from_secs(1),
+            })?;
     let user = match user {
         Some(u) if ok && !u.disabled => u,
-        _ => return Err(ApiError::Unauthorized("wrong username or password".into())),
+        other => {
+            let reason = match other {
+                None => "unknown_user",
+                Some(u) if u.disabled && ok => "disabled",
+                Some(_) => "wrong_password",
+            };
+            login_failed(&app, &c.username, ip, reason).await;
+            return Err(ApiError::Unauthorized("wrong username or password".into()));
+        }
     };
+    guard.succeeded(&c.username);
     let token = new_token(SESSION_TOKEN_PREFIX);
     let csrf = new_token("");
     let hours = i64::from(app.config.auth.login_session_hours);
@@ -109,6 +137,27 @@ pub(crate) async fn login(
         cookie_header(&app, CSRF_COOKIE, &csrf, false, hours * 3600),
     );
     Ok((headers, Json(me_of(user, grants))).into_response())
+}
+
+/// Counts a failed login against the account and the address, and audits it (and the start of a
+/// delay). The typed username is recorded cut to 64 bytes.
+async fn login_failed(app: &AppState, username: &str, ip: std::net::IpAddr, reason: &str) {
+    use crate::audit::actions::{LOGIN_BACKOFF, LOGIN_FAILED};
+    let started = app.login.failed(username, ip, std::time::Instant::now());
+    let actor = format!("address:{ip}");
+    let target = format!("user:{}", crate::auth::login::account_key(username));
+    let detail = serde_json::json!({ "reason": reason });
+    if let Err(e) = crate::audit::append(&app.pool, &actor, LOGIN_FAILED, &target, detail).await {
+        tracing::error!("audit log: {e}");
+    }
+    if let Some(delay) = started {
+        let detail = serde_json::json!({ "seconds": delay.as_secs() });
+        if let Err(e) =
+            crate::audit::append(&app.pool, &actor, LOGIN_BACKOFF, &target, detail).await
+        {
+            tracing::error!("audit log: {e}");
+        }
+    }
 }
 
 fn me_of(user: UserRow, grants: Vec<Grant>) -> Me {

@@ -32,6 +32,12 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    /// 429 with `Retry-After` (whole seconds, at least 1).
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     #[error("{0}")]
     Unprocessable(String),
     #[error(transparent)]
@@ -51,6 +57,9 @@ impl ApiError {
             ApiError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
+            }
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::Schedule(e) => match e {
                 ScheduleError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
@@ -91,10 +100,12 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!("{self}");
         }
-        (
-            status,
-            Json(serde_json::json!({ "code": code, "message": self.to_string() })),
-        )
-            .into_response()
+        let body = Json(serde_json::json!({ "code": code, "message": self.to_string() }));
+        if let ApiError::TooManyRequests { retry_after, .. } = &self {
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            let retry = [(axum::http::header::RETRY_AFTER, secs.max(1).to_string())];
+            return (status, retry, body).into_response();
+        }
+        (status, body).into_response()
     }
 }

@@ -3,6 +3,10 @@
 
 pub const LOGIN: &str = "login";
 pub const LOGOUT: &str = "logout";
+/// A login refused for a wrong password, an unknown user or a disabled account.
+pub const LOGIN_FAILED: &str = "login.failed";
+/// Repeated failures shut an account or a client address for a while.
+pub const LOGIN_BACKOFF: &str = "login.backoff";
 
 pub const SESSION_CREATE: &str = "session.create";
 pub const SESSION_UPDATE: &str = "session.update";
@@ -34,6 +38,8 @@ pub const PERMISSION_REVOKE: &str = "permission.revoke";
 pub const ALL: &[&str] = &[
     LOGIN,
     LOGOUT,
+    LOGIN_FAILED,
+    LOGIN_BACKOFF,
     SESSION_CREATE,
     SESSION_UPDATE,
     SESSION_CANCEL,

@@ -2,10 +2,13 @@
 //! grants as pure data (`roles`), the one authorisation decision (`scope`), the request extractor that says who is asking (`principal`),
 //! and the signed join tokens that let one site join one session (`token`).
 
+pub mod hasher;
+pub mod login;
 pub mod password;
 pub mod principal;
 pub mod roles;
 pub mod scope;
+pub mod throttle;
 pub mod token;
 pub mod users;
 

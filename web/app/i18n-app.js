@@ -103,6 +103,7 @@
     "login.busy": "Đang đăng nhập…",
     "login.missing": "Vui lòng nhập tên đăng nhập và mật khẩu.",
     "login.wrong": "Tên đăng nhập hoặc mật khẩu không đúng.",
+    "login.tooMany": "Đăng nhập không thành công quá nhiều lần hoặc hệ thống đang bận. Vui lòng thử lại sau ít phút.",
     "login.foot": "Không chia sẻ mật khẩu. Máy tính phòng họp sử dụng thông tin xác thực thiết bị riêng.",
 
     "home.title": "Trang chủ",
@@ -407,6 +408,7 @@
     "login.busy": "Logging in…",
     "login.missing": "Please enter your username and password.",
     "login.wrong": "Wrong username or password.",
+    "login.tooMany": "Too many failed logins, or the system is busy. Please try again in a few minutes.",
     "login.foot": "Never share passwords. Meeting-room PCs use their own device credentials.",
 
     "home.title": "Home",

@@ -73,6 +73,8 @@
         showError("login.wrong");
         $("password").value = "";
         $("password").focus();
+      } else if (e.code === "too_many_requests") {
+        showError("login.tooMany");
       } else {
         showError("", window.GB.errorText(e));
       }
