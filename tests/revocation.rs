@@ -243,3 +243,37 @@ async fn cancelling_an_occurrence_or_its_series_removes_its_sites() {
         .await;
     server.running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_site_from_the_session_removes_it_from_the_room() {
+    let server = TestServer::start().await;
+    let sec = server.login(Role::Secretariat).await;
+    let session = server.create_session(HOST, &SITES[..2]).await;
+    let sid = &session.session_id;
+    let ws = server.ws_url();
+    let mut host = SiteClient::join(&ws, &token(&session.links[HOST]), LOCAL)
+        .await
+        .unwrap();
+    let mut kept = RawSite::join(&ws, &token(&session.links[SITES[0]]), None).await;
+    let mut dropped = RawSite::join(&ws, &token(&session.links[SITES[1]]), None).await;
+    let t = Instant::now();
+    let r = sec
+        .patch(
+            &format!("/api/sessions/{sid}"),
+            &json!({"sites": [{"site_id": SITES[0]}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        dropped.removed(WITHIN).await,
+        (ErrorCode::InvitationRevoked, Some(4403))
+    );
+    assert_eq!(
+        left_reason(&mut host, SITES[1], WITHIN).await,
+        LeaveReason::Revoked
+    );
+    assert!(t.elapsed() < WITHIN, "edit took {:?}", t.elapsed());
+    kept.stays(Duration::from_millis(300)).await;
+    assert_eq!(server.running.state.sfu.live(), (1, 2));
+    server.running.stop().await;
+}

@@ -254,7 +254,8 @@ pub async fn update(
         principal.authorize(Action::WriteSchedule, new_host.session())?;
     }
     let s = app.scheduler();
-    s.update_session(&id, &patch, &principal.actor()).await?;
+    let changed = s.update_session(&id, &patch, &principal.actor()).await?;
+    crate::signal::revoke::recheck(&app, &changed).await;
     Ok(Json(s.detail(&id).await?))
 }
 

@@ -4,6 +4,7 @@
 pub mod conn;
 pub mod liveness;
 pub mod protocol;
+pub mod revoke;
 
 /// The client's former path, kept so that branches written against it still build.
 #[doc(hidden)]
