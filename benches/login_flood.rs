@@ -1,11 +1,13 @@
-//! Login flood figures (not a test): starts the release server as a separate process with a
+//! Login flood figures (not a test): starts the server binary of the build profile (release under
+//! `cargo bench`) as a separate process with a
 //! temporary data directory, then fires rounds of concurrent wrong logins (default 500 at once,
 //! from 50 loopback addresses 127.0.0.2–51, for `admin` and for unknown names) and reports per
 //! round the answers (401 verified, 429 refused), the server's RSS before, at its highest during
 //! (sampled every 5 ms from /proc/<pid>/status) and 2 s after the flood, and how long after the
 //! flood a right password (another account, from 127.0.0.1) logs in. VmHWM at the end.
 //!
-//! Run: `cargo bench --bench login_flood` (`-- --logins 500 --rounds 3`).
+//! Run: `cargo bench --bench login_flood` (`-- --logins 500 --rounds 3`); without a release build,
+//! `cargo bench --profile dev --bench login_flood` (argon2 is optimised in the dev profile too).
 
 use std::io::BufRead;
 use std::process::{Command, Stdio};
