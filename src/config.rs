@@ -523,8 +523,12 @@ fn apply_env(
         let Some(rest) = var.strip_prefix("GIAOBAN_") else {
             continue;
         };
-        if matches!(rest, "LOG" | "CONFIG" | "PASSWORD" | "TEST_LOG") {
-            continue; // read elsewhere (log filter, config path, `user add`, test logs)
+        if matches!(
+            rest,
+            "LOG" | "CONFIG" | "PASSWORD" | "TEST_LOG" | "TEST_SCREENSHOTS"
+        ) {
+            // Read elsewhere (log filter, config path, `user add`, test logs and screenshots).
+            continue;
         }
         let mut target = None;
         for (section, inner) in table.iter_mut() {
