@@ -1,5 +1,6 @@
 //! `giaoban loadtest` as a user runs it: a small smoke (three sites for a few seconds against the
-//! real server binary, its JSON report checked field by field), and options that make no sense
+//! real server binary, its JSON report checked field by field), the same in a network namespace
+//! with only loopback (no multicast route: joins must not need mDNS), and options that make no sense
 //! (no sites, more publishers than sites, a server that is not giaoban, a missing media file, a
 //! PID that is not the server) refused with a clear message and exit status 2.
 
@@ -32,12 +33,14 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_server() -> Server {
+const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml");
+
+/// A data directory with the admin account the load tester logs in with.
+fn data_dir_with_admin() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml");
     let status = Command::new(BIN)
         .args([
-            "--config", config, "user", "add", "--name", "do-tai", "--role", "admin",
+            "--config", CONFIG, "user", "add", "--name", "do-tai", "--role", "admin",
         ])
         .env("GIAOBAN_DATA_DIR", dir.path())
         .env("GIAOBAN_PASSWORD", PASSWORD)
@@ -46,6 +49,12 @@ fn start_server() -> Server {
         .status()
         .unwrap();
     assert!(status.success());
+    dir
+}
+
+fn start_server() -> Server {
+    let dir = data_dir_with_admin();
+    let config = CONFIG;
     let port = free_port();
     let child = Command::new(BIN)
         .args(["--config", config, "serve"])
@@ -210,4 +219,45 @@ fn a_server_that_is_not_giaoban_is_named() {
         &["--url", &format!("http://127.0.0.1:{port}")],
         "is not a giaoban server",
     );
+}
+
+#[test]
+fn sites_join_on_a_host_without_a_multicast_route() {
+    // A network namespace with nothing but loopback: no multicast route, no default gateway.
+    // Joining used to fail there ("No such device") when every connection opened an mDNS socket.
+    if !Command::new("unshare")
+        .args(["--net", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        eprintln!("skipped: cannot create a network namespace here (needs root and unshare)");
+        return;
+    }
+    let dir = data_dir_with_admin();
+    let port = free_port();
+    let script = format!(
+        r#"ip link set lo up
+ip route show table all | grep -q multicast && {{ echo "multicast route present" >&2; exit 3; }}
+GIAOBAN_DATA_DIR={data} GIAOBAN_HTTP_ADDR=127.0.0.1:{port} GIAOBAN_MEDIA_PORT_MIN=0 GIAOBAN_MEDIA_PORT_MAX=0 GIAOBAN_LOG=error {bin} --config {config} serve >/dev/null 2>&1 &
+S=$!
+for i in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && break; sleep 0.05; done
+GIAOBAN_LOADTEST_USER=do-tai GIAOBAN_LOADTEST_PASSWORD={password} {bin} loadtest --url http://127.0.0.1:{port} --sites 2 --duration 1.5 --warmup 1 --ramp 20 --quiet --json
+R=$?
+kill $S
+exit $R"#,
+        data = dir.path().display(),
+        bin = BIN,
+        config = CONFIG,
+        password = PASSWORD,
+    );
+    let out = Command::new("unshare")
+        .args(["--net", "bash", "-c", &script])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "in the namespace: {stderr}");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(r["sites"]["connected"], 2, "{r:#}");
+    assert_eq!(r["sites"]["failed"], 0);
+    assert!(r["packets"]["received"].as_u64().unwrap() > 50, "{r:#}");
 }

@@ -54,10 +54,21 @@ impl Readiness {
 }
 
 /// The sending end of one down-track's queue, held by the published track it subscribes to.
-struct DownTrackTx {
+pub struct DownTrackTx {
     subscriber: Uuid,
     tx: mpsc::Sender<rtp::Packet>,
     ready: Arc<Readiness>,
+}
+
+impl DownTrackTx {
+    /// A down-track's queue end as [`fan_out`] sees it (for benchmarks and tests).
+    pub fn new(subscriber: Uuid, tx: mpsc::Sender<rtp::Packet>, ready: Arc<Readiness>) -> Self {
+        DownTrackTx {
+            subscriber,
+            tx,
+            ready,
+        }
+    }
 }
 
 /// What one fan-out did.
@@ -287,7 +298,7 @@ impl PublishedTrack {
 /// Offers `packet` to every ready down-track queue without waiting (the last one gets the
 /// original, the others a clone). Down-tracks not ready are skipped; a full queue loses this
 /// packet. Allocates nothing beyond the clones.
-fn fan_out(subs: &[DownTrackTx], packet: rtp::Packet) -> FanOut {
+pub fn fan_out(subs: &[DownTrackTx], packet: rtp::Packet) -> FanOut {
     let mut done = FanOut::default();
     let mut packet = Some(packet);
     let last = subs.iter().rposition(|s| s.ready.is_open());

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The load scenarios of docs/performance.md, against a release server with a temporary data
+# directory (a fresh server per scenario), driven by `giaoban loadtest`:
+#   pairs   20 pairs: 40 sites, 20 publishers, 20 sessions of one publisher and one viewer
+#   fanout  4 publishers x 25 viewers in one session (publishers also see each other)
+#   city    the city-wide briefing: the host publishing to 150 viewers
+#   memory  idle RSS of a fresh server, then after ten sessions of 50 sites (2 publishing, one
+#           session after the other)
+# Usage: benches/scenarios.sh [pairs|fanout|city|memory ...]   (default: pairs fanout city)
+# Env: DURATION (s, default 20), WARMUP (s, default 3), OUT (directory for the JSON reports,
+# default target/scenarios), PROFILE=pairs (record `perf record -F 499 -g` of that scenario's
+# server for 15 s into $OUT/<scenario>.perf.data), SKIP_BUILD=1.
+# Prints one markdown row per scenario for the results table of docs/performance.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-20}
+WARMUP=${WARMUP:-3}
+OUT=${OUT:-target/scenarios}
+PROFILE=${PROFILE:-}
+mkdir -p "$OUT"
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --bin giaoban >&2
+BIN=target/release/giaoban
+PASSWORD="scenario-password-2026"
+SERVER_PID=""
+DATA=""
+
+start_server() {
+  DATA=$(mktemp -d)
+  GIAOBAN_DATA_DIR=$DATA GIAOBAN_PASSWORD=$PASSWORD "$BIN" user add --name scenario-admin \
+    --role admin >/dev/null 2>&1
+  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  GIAOBAN_DATA_DIR=$DATA GIAOBAN_HTTP_ADDR=127.0.0.1:$PORT GIAOBAN_MEDIA_PORT_MIN=0 \
+    GIAOBAN_MEDIA_PORT_MAX=0 GIAOBAN_LOG=error "$BIN" serve >"$OUT/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return 0
+    sleep 0.1
+  done
+  echo "server did not start" >&2
+  exit 1
+}
+
+stop_server() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+  [ -n "$DATA" ] && rm -rf "$DATA"
+  DATA=""
+}
+trap stop_server EXIT
+
+loadtest() { # name, then loadtest options
+  local name=$1
+  shift
+  GIAOBAN_LOADTEST_USER=scenario-admin GIAOBAN_LOADTEST_PASSWORD=$PASSWORD "$BIN" loadtest \
+    --url "http://127.0.0.1:$PORT" --server-pid "$SERVER_PID" --duration "$DURATION" \
+    --warmup "$WARMUP" --json "$@" >"$OUT/$name.json"
+}
+
+profile_during() { # name, seconds to wait before recording
+  local name=$1 wait=$2
+  sleep "$wait"
+  perf record -F 499 -g -p "$SERVER_PID" -o "$OUT/$name.perf.data" -- sleep 15 \
+    >/dev/null 2>&1 || echo "perf record failed" >&2
+}
+
+row() { # name, label
+  local commit machine
+  commit=$(git rev-parse --short HEAD)
+  machine="$(nproc) cores $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)"
+  jq -r --arg label "$2" --arg date "$(date -u +%d/%m/%Y)" --arg commit "$commit" \
+    --arg machine "$machine" '
+    "| \($label) | \($date) | \($machine) | \($commit) | \(.sites.connected)/\(.sites.requested) (\(.sites.failed) failed) | \(.server.packets_in // "?" | tostring) / \(.server.packets_out // "?" | tostring) in/out | \((.packets.received_per_s|floor)) | \(.packets.loss_ratio*100*1000|round/1000) % | \(.join_to_first_frame_ms.p50|round) / \(.join_to_first_frame_ms.p95|round) / \(.join_to_first_frame_ms.max|round) | \(.delay_ms.p50*100|round/100) / \(.delay_ms.p99*100|round/100) | \(.rtcp.nacks_received) / \(.rtcp.keyframe_requests_received) | \(.server.cpu_percent*10|round/10) % | \(.server.us_per_forwarded_packet*10|round/10) | \(.server.packets_per_s_per_core|round) | \(.server.peak_rss_mb|round) | \(.loadtest.cpu_percent|round) % |"' \
+    "$OUT/$1.json"
+}
+
+run_scenario() { # name, label, options...
+  local name=$1 label=$2
+  shift 2
+  start_server
+  if [ "$PROFILE" = "$name" ]; then
+    loadtest "$name" "$@" &
+    local lt=$!
+    # Sites join at --ramp per second (default 10); record inside the measured window.
+    profile_during "$name" $((WARMUP + 8))
+    wait "$lt"
+  else
+    loadtest "$name" "$@"
+  fi
+  stop_server
+  row "$name" "$label"
+}
+
+rss_kb() { grep VmRSS "/proc/$SERVER_PID/status" | awk '{print $2}'; }
+
+memory() {
+  start_server
+  sleep 5
+  local fresh after
+  fresh=$(rss_kb)
+  for i in $(seq 10); do
+    loadtest "memory-$i" --sites 50 --publishers 2 --ramp 25 --duration 5 --warmup 1 --quiet
+  done
+  sleep 10
+  after=$(rss_kb)
+  echo "| memory | $(date -u +%d/%m/%Y) | $(git rev-parse --short HEAD) | idle RSS fresh $((fresh / 1024)) MB, after ten 50-site sessions $((after / 1024)) MB, ratio $(python3 -c "print(round($after/$fresh, 2))") |"
+  stop_server
+}
+
+echo "| scenario | date | machine | commit | sites connected | server packets in/out (window) | received/s | loss | join→first frame p50/p95/max ms | delay p50/p99 ms | NACKs / PLIs at sites | server CPU (one core) | µs per forwarded packet | packets/s/core | peak RSS MB | load tester CPU |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+for s in "${@:-pairs fanout city}"; do
+  for name in $s; do
+    case $name in
+      pairs) run_scenario pairs "(a) 20 pairs" --sites 40 --publishers 20 --sessions 20 ;;
+      fanout) run_scenario fanout "(b) 4 publishers × 25 viewers" --sites 29 --publishers 4 ;;
+      city) run_scenario city "(c) host → 150 viewers" --sites 151 --publishers 1 --ramp 25 ;;
+      memory) memory ;;
+      *) echo "unknown scenario $name" >&2; exit 2 ;;
+    esac
+  done
+done
