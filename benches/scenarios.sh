@@ -9,7 +9,7 @@
 # Usage: benches/scenarios.sh [pairs|fanout|city|memory ...]   (default: pairs fanout city)
 # Env: DURATION (s, default 20), WARMUP (s, default 3), OUT (directory for the JSON reports,
 # default target/scenarios), PROFILE=pairs (record `perf record -F 499 -g` of that scenario's
-# server for 15 s into $OUT/<scenario>.perf.data), SKIP_BUILD=1.
+# server for 15 s into $OUT/<scenario>.perf.data), SKIP_BUILD=1, BIN (the server binary).
 # Prints one markdown row per scenario for the results table of docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,7 @@ OUT=${OUT:-target/scenarios}
 PROFILE=${PROFILE:-}
 mkdir -p "$OUT"
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --bin giaoban >&2
-BIN=target/release/giaoban
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/giaoban}
 PASSWORD="scenario-password-2026"
 SERVER_PID=""
 DATA=""
@@ -67,9 +67,9 @@ row() { # name, label
   local commit machine
   commit=$(git rev-parse --short HEAD)
   machine="$(nproc) cores $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)"
-  jq -r --arg label "$2" --arg date "$(date -u +%d/%m/%Y)" --arg commit "$commit" \
+  jq -r --arg lbl "$2" --arg date "$(date -u +%d/%m/%Y)" --arg commit "$commit" \
     --arg machine "$machine" '
-    "| \($label) | \($date) | \($machine) | \($commit) | \(.sites.connected)/\(.sites.requested) (\(.sites.failed) failed) | \(.server.packets_in // "?" | tostring) / \(.server.packets_out // "?" | tostring) in/out | \((.packets.received_per_s|floor)) | \(.packets.loss_ratio*100*1000|round/1000) % | \(.join_to_first_frame_ms.p50|round) / \(.join_to_first_frame_ms.p95|round) / \(.join_to_first_frame_ms.max|round) | \(.delay_ms.p50*100|round/100) / \(.delay_ms.p99*100|round/100) | \(.rtcp.nacks_received) / \(.rtcp.keyframe_requests_received) | \(.server.cpu_percent*10|round/10) % | \(.server.us_per_forwarded_packet*10|round/10) | \(.server.packets_per_s_per_core|round) | \(.server.peak_rss_mb|round) | \(.loadtest.cpu_percent|round) % |"' \
+    "| \($lbl) | \($date) | \($machine) | \($commit) | \(.sites.connected)/\(.sites.requested) (\(.sites.failed) failed) | \(.server.packets_in // "?" | tostring) / \(.server.packets_out // "?" | tostring) in/out | \((.packets.received_per_s|floor)) | \(.packets.loss_ratio*100*1000|round/1000) % | \(.join_to_first_frame_ms.p50|round) / \(.join_to_first_frame_ms.p95|round) / \(.join_to_first_frame_ms.max|round) | \(.delay_ms.p50*100|round/100) / \(.delay_ms.p99*100|round/100) | \(.rtcp.nacks_received) / \(.rtcp.keyframe_requests_received) | \(.server.cpu_percent*10|round/10) % | \(.server.us_per_forwarded_packet*10|round/10) | \(.server.packets_per_s_per_core|round) | \(.server.peak_rss_mb|round) | \(.loadtest.cpu_percent|round) % |"' \
     "$OUT/$1.json"
 }
 
