@@ -98,7 +98,7 @@ memory() {
   local fresh after
   fresh=$(rss_kb)
   for i in $(seq 10); do
-    loadtest "memory-$i" --sites 50 --publishers 2 --ramp 25 --duration 5 --warmup 1 --quiet
+    DURATION=5 WARMUP=1 loadtest "memory-$i" --sites 50 --publishers 2 --ramp 25 --quiet
   done
   sleep 10
   after=$(rss_kb)
