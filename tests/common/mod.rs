@@ -2,6 +2,8 @@
 //! creates sessions; join links are turned into WebSocket URLs and tokens.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use giaoban::app::Running;
 use giaoban::config::Config;
 use giaoban::schedule::{CreatedSession, NewSession};
