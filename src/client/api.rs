@@ -130,17 +130,27 @@ impl ApiClient {
         self.client.get(self.url(path)).send().await
     }
 
+    /// A state-changing request with a JSON body and the login's CSRF token.
+    async fn write(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        self.client
+            .request(method, self.url(path))
+            .header("x-csrf-token", &self.csrf)
+            .json(body)
+            .send()
+            .await
+    }
+
     pub async fn post(
         &self,
         path: &str,
         body: &serde_json::Value,
     ) -> Result<reqwest::Response, reqwest::Error> {
-        self.client
-            .post(self.url(path))
-            .header("x-csrf-token", &self.csrf)
-            .json(body)
-            .send()
-            .await
+        self.write(reqwest::Method::POST, path, body).await
     }
 
     pub async fn put(
@@ -148,12 +158,7 @@ impl ApiClient {
         path: &str,
         body: &serde_json::Value,
     ) -> Result<reqwest::Response, reqwest::Error> {
-        self.client
-            .put(self.url(path))
-            .header("x-csrf-token", &self.csrf)
-            .json(body)
-            .send()
-            .await
+        self.write(reqwest::Method::PUT, path, body).await
     }
 
     pub async fn patch(
@@ -161,12 +166,7 @@ impl ApiClient {
         path: &str,
         body: &serde_json::Value,
     ) -> Result<reqwest::Response, reqwest::Error> {
-        self.client
-            .patch(self.url(path))
-            .header("x-csrf-token", &self.csrf)
-            .json(body)
-            .send()
-            .await
+        self.write(reqwest::Method::PATCH, path, body).await
     }
 
     pub async fn delete(&self, path: &str) -> Result<reqwest::Response, reqwest::Error> {
