@@ -58,6 +58,23 @@ pub async fn session_host(pool: &Pool, session_id: &str) -> Result<SiteScope, Ap
     Ok(site(pool, &row.host_site_id).await?)
 }
 
+/// Control of a session by the logged-in user (chair, operator or admin in scope of its host
+/// site): 404 when there is no such session, 403 otherwise (a device credential never controls).
+pub async fn controller(
+    pool: &Pool,
+    principal: &crate::auth::Principal,
+    session_id: &str,
+) -> Result<crate::sfu::control::Controller, ApiError> {
+    let host = session_host(pool, session_id).await?;
+    let crate::auth::principal::Identity::User { username, .. } = &principal.identity else {
+        return Err(ApiError::Forbidden(
+            "a device credential does not control a session".into(),
+        ));
+    };
+    crate::sfu::control::Controller::user(username, principal.grant_list(), host.site())
+        .map_err(|e| ApiError::Forbidden(e.to_string()))
+}
+
 /// Sites resolved once per request.
 #[derive(Default)]
 pub struct Sites(HashMap<String, SiteScope>);

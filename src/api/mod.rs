@@ -5,6 +5,7 @@
 mod access;
 mod attendance;
 mod auth;
+mod chair;
 pub mod error;
 mod health;
 mod invitations;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(attendance::routes())
         .merge(web::routes())
         .merge(health::routes())
+        .merge(chair::routes())
         .layer(DefaultBodyLimit::max(256 * 1024))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

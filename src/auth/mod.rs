@@ -14,5 +14,5 @@ pub mod users;
 
 pub use principal::Principal;
 pub use roles::{Grant, Role};
-pub use scope::{Action, SiteRef, Target};
+pub use scope::{Action, Denied, SiteRef, Target, authorize};
 pub use token::{JoinClaims, TokenError, TokenKey};

@@ -40,6 +40,8 @@ pub enum Action {
     ReadAudit,
     /// Read the live counters of the server.
     ReadStats,
+    /// Chair a live session: floor, mute, layouts, screen share (see `sfu::control`).
+    ControlSession,
 }
 
 impl Action {
@@ -59,6 +61,7 @@ impl Action {
             Action::ManageOrg | Action::ManageUsers => &[Admin],
             Action::ReadAudit => &[Auditor, Admin],
             Action::ReadStats => &[Admin, Operator, Secretariat],
+            Action::ControlSession => &[Admin, Operator, Chair],
         }
     }
 }

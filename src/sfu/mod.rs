@@ -4,6 +4,7 @@
 //! keyframe requests (`keyframe`) as pure logic. Peer connections are built in `engine`. The SFU
 //! never touches the database: it reports what happens as [`SfuEvent`]s on the [`crate::live`] bus.
 
+pub mod control;
 pub mod engine;
 pub mod forward;
 pub mod keyframe;
@@ -174,6 +175,16 @@ impl Sfu {
         &self.shared.events
     }
 
+    /// The live room of a session, if any site is connected (for control through the API).
+    pub fn room(&self, session_id: &str) -> Option<Arc<Room>> {
+        self.shared
+            .rooms
+            .lock()
+            .expect("rooms")
+            .get(session_id)
+            .cloned()
+    }
+
     /// Ids of the sites connected to a session's room now.
     pub fn sites_in(&self, session_id: &str) -> Vec<String> {
         let room = self
@@ -281,21 +292,32 @@ impl Sfu {
 
     /// Joins a site to a session's room: sends `joined` (and the tracks already live) on `out`,
     /// then the participant's control task takes over. A member of the same site is replaced.
-    /// `device_id` is the device credential the socket carried, if any ([`Sfu::evict_device`]).
+    /// `device_id` is the device credential the socket carried, if any ([`Sfu::evict_device`]);
+    /// `invited` the session's invited sites (with `session.host_site_id`, the room's [`control::Roster`]).
     pub async fn join(
         &self,
         session: SessionRef,
         site: SiteRef,
+        invited: Vec<String>,
         device_id: Option<String>,
         out: mpsc::Sender<ServerMsg>,
     ) -> Result<ParticipantHandle, SfuError> {
         let shared = &self.shared;
+        let roster = control::Roster::new(session.host_site_id.clone(), invited);
         let room = {
             let mut rooms = shared.rooms.lock().expect("rooms");
-            rooms
+            let room = rooms
                 .entry(session.id.clone())
-                .or_insert_with(|| Arc::new(Room::new(session.id.clone(), session.title.clone())))
-                .clone()
+                .or_insert_with(|| {
+                    Arc::new(Room::new(
+                        session.id.clone(),
+                        session.title.clone(),
+                        roster.clone(),
+                    ))
+                })
+                .clone();
+            room.set_roster(roster);
+            room
         };
         let id = Uuid::new_v4();
         let (ctl, rx) = mpsc::channel(256);

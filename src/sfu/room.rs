@@ -3,6 +3,7 @@
 //! notifications (joined / left / track published / ended / mute) and tells members to
 //! re-synchronise their subscriptions. Its lock is a plain mutex, never held across `.await`.
 
+use super::control::{ControlDenied, Controller, Roster};
 use super::forward::PublishedTrack;
 use super::participant::Control;
 use crate::signal::protocol::{LeaveReason, MediaKind, PeerInfo, ServerMsg};
@@ -50,6 +51,7 @@ impl Member {
 struct Inner {
     members: HashMap<Uuid, Member>,
     tracks: Vec<Arc<PublishedTrack>>,
+    roster: Roster,
 }
 
 pub struct Room {
@@ -59,16 +61,39 @@ pub struct Room {
 }
 
 impl Room {
-    pub fn new(session_id: String, title: String) -> Self {
+    pub fn new(session_id: String, title: String, roster: Roster) -> Self {
         Room {
             session_id,
             title,
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner {
+                roster,
+                ..Default::default()
+            }),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().expect("room lock")
+    }
+
+    /// The host site and the invited sites, as of the latest join.
+    pub fn roster(&self) -> Roster {
+        self.lock().roster.clone()
+    }
+
+    /// Takes the schedule's current host and invited sites (read at every join).
+    pub fn set_roster(&self, roster: Roster) {
+        self.lock().roster = roster;
+    }
+
+    /// Whether `site_id` is the session's host site.
+    pub fn is_host(&self, site_id: &str) -> bool {
+        self.lock().roster.is_host(site_id)
+    }
+
+    /// Control of the session by a connected site: only the host site has it.
+    pub fn controller(&self, site_id: &str) -> Result<Controller, ControlDenied> {
+        Controller::site(&self.lock().roster, site_id)
     }
 
     /// Adds a member. Under the room lock, so that nothing can come between: the new member is
@@ -131,6 +156,30 @@ impl Room {
     /// Every member, for a server-wide notice.
     pub fn members(&self) -> Vec<Member> {
         self.lock().members.values().cloned().collect()
+    }
+
+    /// What a controller sees of the room now (the console's live view).
+    pub fn view(&self) -> LiveView {
+        let inner = self.lock();
+        let mut sites: Vec<LiveSite> = inner
+            .members
+            .values()
+            .map(|m| LiveSite {
+                site_id: m.site_id.clone(),
+                site_name: m.site_name.clone(),
+                audio_muted: m.audio_muted,
+                video_muted: m.video_muted,
+            })
+            .collect();
+        sites.sort_by(|a, b| {
+            (!inner.roster.is_host(&a.site_id), &a.site_id)
+                .cmp(&(!inner.roster.is_host(&b.site_id), &b.site_id))
+        });
+        LiveView {
+            session_id: self.session_id.clone(),
+            host_site_id: inner.roster.host_site_id.clone(),
+            sites,
+        }
     }
 
     pub fn member_count(&self) -> usize {
@@ -209,6 +258,24 @@ impl Room {
             });
         }
     }
+}
+
+/// The live state of a session for its controllers (`GET /api/sessions/{id}/live`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct LiveView {
+    pub session_id: String,
+    pub host_site_id: String,
+    /// The connected sites, host first, then by id.
+    pub sites: Vec<LiveSite>,
+}
+
+/// A connected site in [`LiveView`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct LiveSite {
+    pub site_id: String,
+    pub site_name: String,
+    pub audio_muted: bool,
+    pub video_muted: bool,
 }
 
 /// The `track_published` message for a track.

@@ -272,16 +272,21 @@ async fn join(
         Some(credential) => Some(device_of(app, credential, &info.site.id).await?),
         None => None,
     };
+    let invited = crate::store::sessions::site_ids(&app.pool, &info.session.id)
+        .await
+        .map_err(|e| (ErrorCode::Internal, e.to_string()))?;
     app.sfu
         .join(
             SessionRef {
                 id: info.session.id,
                 title: info.session.title,
+                host_site_id: info.session.host_site_id,
             },
             SiteRef {
                 id: info.site.id,
                 name: info.site.name,
             },
+            invited,
             device_id,
             out,
         )

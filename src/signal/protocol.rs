@@ -60,6 +60,9 @@ pub enum ClientMsg {
 pub struct SessionRef {
     pub id: String,
     pub title: String,
+    /// The session's host site (điểm cầu chủ trì): it controls the session.
+    #[serde(default)]
+    pub host_site_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,6 +185,9 @@ pub enum ErrorCode {
     TooEarly,
     /// No `join` came within the join timeout after the socket opened.
     JoinTimeout,
+    /// A control message (floor, mute of another site, layout of others, recording) from a site
+    /// that does not control the session: only the host site does.
+    NotController,
 }
 
 impl ErrorCode {
