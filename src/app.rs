@@ -25,6 +25,8 @@ pub struct AppState {
     pub attendance_changed: tokio::sync::broadcast::Sender<Arc<str>>,
     /// Login backoff and the bounded password-hashing pool.
     pub login: Arc<crate::auth::login::LoginGuard>,
+    /// Recordings: start, stop, the SFU's taps.
+    pub recorder: Arc<crate::record::Recorder>,
 }
 
 impl AppState {
@@ -107,6 +109,7 @@ impl Running {
     /// Stops accepting, lets open requests finish, and waits for the server task. The sites'
     /// leaves are written (attendance, audit) before it returns.
     pub async fn stop(self) {
+        self.state.recorder.stop_all().await;
         self.state
             .sfu
             .shutdown(std::time::Duration::from_secs(3))
@@ -156,6 +159,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         metrics.clone(),
     ));
     let attendance_changed = start_consumers(&config, &sfu, &pool).await?;
+    let recorder = start_recorder(&config, &sfu, &pool).await?;
     if config.audit.anchor_interval_minutes > 0 {
         let every = std::time::Duration::from_secs(config.audit.anchor_interval_minutes * 60);
         let (dir, file) = (config.data.dir.clone(), config.anchor_file());
@@ -171,6 +175,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         public_url,
         attendance_changed,
         login: Arc::new(crate::auth::login::LoginGuard::new(&config_auth)),
+        recorder,
     };
     let router = crate::api::router(state.clone());
     let (shutdown, rx) = tokio::sync::watch::channel(false);
@@ -226,4 +231,29 @@ async fn start_consumers(
         tokio::spawn(deliverer.run());
     }
     Ok(changed)
+}
+
+/// Finalises the recordings a crash left open, then starts the recording service and its
+/// consumer of the live events (timeline, automatic start).
+async fn start_recorder(
+    config: &Config,
+    sfu: &Arc<Sfu>,
+    pool: &Pool,
+) -> Result<Arc<crate::record::Recorder>, StartError> {
+    let dir = config.record_dir();
+    crate::record::repair::repair_all(pool, &dir).await?;
+    let recorder = crate::record::Recorder::new(
+        pool.clone(),
+        sfu.clone(),
+        crate::record::Settings {
+            dir,
+            max_bytes: config.record.max_bytes,
+            queue: config.record.queue,
+        },
+    );
+    tokio::spawn(crate::record::timeline::run(
+        recorder.clone(),
+        sfu.events().persistent("recording"),
+    ));
+    Ok(recorder)
 }

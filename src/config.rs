@@ -25,6 +25,45 @@ pub struct Config {
     pub signal: SignalConfig,
     #[serde(default)]
     pub audit: AuditConfig,
+    #[serde(default)]
+    pub record: RecordConfig,
+}
+
+/// `[record]`: where recordings go, their size limit, queues, signed URLs and retention.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordConfig {
+    /// Empty: `<data.dir>/recordings`.
+    pub dir: PathBuf,
+    /// Bytes one recording may write (0: no limit).
+    pub max_bytes: u64,
+    pub queue: usize,
+    pub url_ttl_secs: u64,
+    /// 0: kept for ever.
+    pub retention_days: u32,
+}
+
+impl Default for RecordConfig {
+    fn default() -> Self {
+        RecordConfig {
+            dir: PathBuf::new(),
+            max_bytes: 0,
+            queue: 1024,
+            url_ttl_secs: 300,
+            retention_days: 365,
+        }
+    }
+}
+
+impl Config {
+    /// The recordings' folder.
+    pub fn record_dir(&self) -> PathBuf {
+        if self.record.dir.as_os_str().is_empty() {
+            self.data.dir.join("recordings")
+        } else {
+            self.record.dir.clone()
+        }
+    }
 }
 
 /// `[attendance]`: roll-call thresholds, the reconnect grace and the crash heartbeat.
@@ -295,6 +334,12 @@ impl Config {
         }
         if self.data.dir.as_os_str().is_empty() {
             return Err(invalid("data.dir", "must not be empty"));
+        }
+        if !(16..=65_536).contains(&self.record.queue) {
+            return Err(invalid("record.queue", "must be 16 to 65536"));
+        }
+        if !(10..=86_400).contains(&self.record.url_ttl_secs) {
+            return Err(invalid("record.url_ttl_secs", "must be 10 to 86400"));
         }
         if !self.auth.token_secret.is_empty() && self.auth.token_secret.len() < 32 {
             return Err(invalid(

@@ -14,6 +14,7 @@ pub mod listener;
 pub mod live;
 pub mod loadtest;
 pub mod metrics;
+pub mod record;
 pub mod schedule;
 pub mod sfu;
 pub mod signal;

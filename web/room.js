@@ -455,6 +455,13 @@
         if (peer) { peer[msg.kind === "audio" ? "audioMuted" : "videoMuted"] = !!msg.muted; renderTile(peer); }
         return;
       }
+      case "recording": {
+        // Đang ghi hình: every participant sees that the session is being recorded.
+        document.getElementById("rec-badge").hidden = !msg.active;
+        if (!msg.active && msg.error) setStatus(() => t("rec.failed", { error: msg.error }), "error");
+        else if (!msg.active) setStatus("rec.stopped", "info", 5000);
+        return;
+      }
       case "pong": return;
       case "error":
         if (FATAL_CODES.has(msg.code)) { fatal(msg.code, msg.message); return; }

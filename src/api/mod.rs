@@ -12,6 +12,8 @@ mod invitations;
 mod openapi;
 mod org;
 pub mod origin;
+mod recording_files;
+mod recordings;
 mod sessions;
 mod web;
 
@@ -38,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(invitations::routes())
         .merge(sessions::routes())
         .merge(attendance::routes())
+        .merge(recordings::routes())
         .merge(web::routes())
         .merge(health::routes())
         .merge(chair::routes())

@@ -21,8 +21,12 @@ use utoipa::OpenApi;
         super::attendance::today, super::attendance::sites,
         super::org::list_units, super::org::create_unit, super::org::update_unit, super::org::save_site,
         super::health::healthz, super::health::readyz, super::health::metrics_text,
-        super::chair::live),
-    tags((name = "org", description = "Units and sites"), (name = "sessions", description = "Sessions and join links"), (name = "live", description = "Live state of the SFU"), (name = "accounts", description = "Login, users, room-PC device credentials"), (name = "audit", description = "The hash-chained audit log"), (name = "invitations", description = "Invitations, join links and readiness of sites"), (name = "attendance", description = "Roll call (điểm danh): live board, marks, reports; webhooks in docs/webhooks.md"))
+        super::chair::live,
+        super::recordings::start, super::recordings::stop, super::recordings::of_session,
+        super::recordings::review_list, super::recordings::detail, super::recordings::list_grants,
+        super::recordings::add_grant, super::recordings::revoke_grant,
+        super::recording_files::file),
+    tags((name = "org", description = "Units and sites"), (name = "sessions", description = "Sessions and join links"), (name = "live", description = "Live state of the SFU"), (name = "accounts", description = "Login, users, room-PC device credentials"), (name = "audit", description = "The hash-chained audit log"), (name = "invitations", description = "Invitations, join links and readiness of sites"), (name = "attendance", description = "Roll call (điểm danh): live board, marks, reports; webhooks in docs/webhooks.md"), (name = "recordings", description = "Recordings (ghi hình): start/stop, files with signed URLs, review, grants"))
 )]
 struct ApiDoc;
 

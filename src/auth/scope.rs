@@ -42,6 +42,12 @@ pub enum Action {
     ReadStats,
     /// Chair a live session: floor, mute, layouts, screen share (see `sfu::control`).
     ControlSession,
+    /// Start and stop the recording of a session.
+    Record,
+    /// See a session's recordings and play them (the organisers; reviewers need a grant).
+    ReadRecordings,
+    /// Grant reviewers access to recordings, set a legal hold, delete.
+    ManageRecordings,
 }
 
 impl Action {
@@ -62,6 +68,9 @@ impl Action {
             Action::ReadAudit => &[Auditor, Admin],
             Action::ReadStats => &[Admin, Operator, Secretariat],
             Action::ControlSession => &[Admin, Operator, Chair],
+            Action::Record => &[Admin, Operator, Chair],
+            Action::ReadRecordings => &[Admin, Secretariat, Operator, Chair],
+            Action::ManageRecordings => &[Admin, Secretariat],
         }
     }
 }

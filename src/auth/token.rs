@@ -80,6 +80,14 @@ impl TokenKey {
         }
     }
 
+    /// A key for another purpose (e.g. signed recording URLs), derived from this one.
+    pub fn derive(&self, purpose: &str) -> Vec<u8> {
+        let mut mac = self.mac();
+        mac.update(b"giaoban derived key\n");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
     fn mac(&self) -> HmacSha256 {
         HmacSha256::new_from_slice(&self.0).expect("HMAC takes keys of any length")
     }

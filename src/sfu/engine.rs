@@ -380,7 +380,11 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestMarker {
                 c.nacks_received.fetch_add(nacks, Relaxed);
                 c.keyframe_requests_received.fetch_add(keyframes, Relaxed);
             }
-            if keyframes > 0 {
+            // Sender reports go to the track too: the recorder maps RTP time to wall-clock time.
+            let reports = packets
+                .iter()
+                .any(|p| p.as_any().is::<rtc::rtcp::sender_report::SenderReport>());
+            if keyframes > 0 || reports {
                 msg.message.add(Attribute::DeliverToApplication);
             }
         }

@@ -5,6 +5,8 @@
 //! A down-track is offered nothing until it is [`Readiness`]-open: its subscriber's connection is
 //! up (DTLS) and has applied the offer that declares the track; a first keyframe is asked for when
 //! it opens. Keyframe requests go to the publisher through one throttled task per video track.
+//! A recorder observes a published track through a [`Tap`] (every packet before fan-out, and the
+//! publisher's sender reports): it is offered, never awaited.
 
 use super::keyframe::{Decision, Throttle};
 use super::rewrite::Rewriter;
@@ -12,6 +14,7 @@ use crate::metrics::{Gauge, Kind, Metrics, SessionCounters};
 use crate::signal::protocol::MediaKind;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtp;
 use rtc::shared::marshal::MarshalSize;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -107,6 +110,20 @@ impl LossCounter {
     }
 }
 
+/// A recorder's observer of one published track (see `crate::record`). Both calls run on the
+/// track's reader and must not block: queue (bounded) or drop and count.
+pub trait Tap: Send + Sync {
+    /// A packet as it is forwarded (header extensions already removed).
+    fn rtp(&self, packet: &rtp::Packet);
+    /// A sender report of the publisher (RTP time against its NTP wall clock).
+    fn sender_report(&self, report: &SenderReport);
+}
+
+/// Gives each newly published track of a session its [`Tap`] while that session records.
+pub trait TapSource: Send + Sync {
+    fn tap(&self, track: &PublishedTrack) -> Option<Arc<dyn Tap>>;
+}
+
 /// One track a site publishes, live in a room.
 pub struct PublishedTrack {
     pub owner: Uuid,
@@ -121,6 +138,7 @@ pub struct PublishedTrack {
     remote: Arc<dyn TrackRemote>,
     media_ssrc: u32,
     subscribers: RwLock<Vec<DownTrackTx>>,
+    tap: RwLock<Option<Arc<dyn Tap>>>,
     keyframe_wanted: Notify,
     pub(super) cancel: CancellationToken,
     metrics: Arc<Metrics>,
@@ -169,6 +187,7 @@ impl PublishedTrack {
             remote_track_id,
             media_ssrc,
             subscribers: RwLock::new(Vec::new()),
+            tap: RwLock::new(None),
             keyframe_wanted: Notify::new(),
             cancel: CancellationToken::new(),
             session: metrics.session(&session_id),
@@ -182,6 +201,11 @@ impl PublishedTrack {
         if self.kind == MediaKind::Video {
             self.keyframe_wanted.notify_one();
         }
+    }
+
+    /// Starts (`Some`) or ends (`None`) a recorder's observation of this track.
+    pub fn set_tap(&self, tap: Option<Arc<dyn Tap>>) {
+        *self.tap.write().expect("tap") = tap;
     }
 
     fn attach(&self, subscriber: Uuid, tx: mpsc::Sender<rtp::Packet>, ready: Arc<Readiness>) {
@@ -210,6 +234,9 @@ impl PublishedTrack {
         packet.header.extension_profile = 0;
         packet.header.extensions.clear();
         packet.header.extensions_padding = 0;
+        if let Some(tap) = self.tap.read().expect("tap").as_ref() {
+            tap.rtp(&packet);
+        }
         let done = fan_out(&self.subscribers.read().expect("subscribers"), packet);
         if done.not_ready > 0 {
             self.metrics
@@ -255,12 +282,23 @@ impl PublishedTrack {
                         }
                         me.forward(packet);
                     }
+                    Some(TrackRemoteEvent::OnRtcpPacket(packets)) => {
+                        if let Some(tap) = me.tap.read().expect("tap").as_ref() {
+                            for sr in packets
+                                .iter()
+                                .filter_map(|p| p.as_any().downcast_ref::<SenderReport>())
+                            {
+                                tap.sender_report(sr);
+                            }
+                        }
+                    }
                     Some(TrackRemoteEvent::OnEnded) | None => break,
                     Some(_) => {}
                 }
             }
             me.cancel.cancel();
             me.subscribers.write().expect("subscribers").clear();
+            me.set_tap(None);
             on_end();
         });
         if self.kind == MediaKind::Video {

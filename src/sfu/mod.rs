@@ -9,6 +9,7 @@ pub mod engine;
 pub mod forward;
 pub mod keyframe;
 pub mod participant;
+pub mod recording;
 pub mod rewrite;
 pub mod room;
 
@@ -33,6 +34,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     events: Arc<crate::live::Bus>,
     rooms: Mutex<HashMap<String, Arc<Room>>>,
+    /// Sessions being recorded, with what taps their new tracks (`recording`).
+    recorders: Mutex<HashMap<String, recording::Recording>>,
 }
 
 impl Shared {
@@ -166,6 +169,7 @@ impl Sfu {
                 metrics,
                 events,
                 rooms: Mutex::new(HashMap::new()),
+                recorders: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -375,6 +379,9 @@ impl Sfu {
             site: site.clone(),
             peers,
         });
+        if let Some(notice) = shared.recording_notice(&session.id) {
+            let _ = out.try_send(notice);
+        }
         let _ = ctl.send(Control::Sync).await;
         tokio::spawn(participant.run(rx));
         if let Some(old) = replaced {

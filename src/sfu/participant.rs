@@ -347,6 +347,7 @@ impl Participant {
             });
         });
         self.own.push(track.clone());
+        self.shared.tap_if_recording(&track, &self.room.session_id);
         self.room.publish(track);
         self.shared.emit(super::SfuEvent::TrackPublished {
             session_id: self.room.session_id.clone(),

@@ -200,6 +200,11 @@ impl Room {
             .collect()
     }
 
+    /// Every live track of the room (a recorder taps them all).
+    pub fn tracks(&self) -> Vec<Arc<PublishedTrack>> {
+        self.lock().tracks.clone()
+    }
+
     /// Makes a track live: announces it, then asks every other member to subscribe.
     pub fn publish(&self, track: Arc<PublishedTrack>) {
         let mut inner = self.lock();

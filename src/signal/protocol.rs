@@ -151,6 +151,14 @@ pub enum ServerMsg {
         code: ErrorCode,
         message: String,
     },
+    /// A recording of the session started (`active`: *Đang ghi hình*) or stopped; `error` says why
+    /// it stopped when it was not asked to (a full disk).
+    Recording {
+        active: bool,
+        recording_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
 }
 
 /// Stable error codes (docs/protocol.md lists what each means and whether it closes).

@@ -1,0 +1,114 @@
+//! The recording's persistent consumer of the live events: the events of a recorded session go
+//! to its timeline (on the recording's clock), a site that leaves closes its file, and a session
+//! marked "record automatically" starts recording when its host site joins. Which events make
+//! timeline entries, and what they say, is decided by [`entry`] (pure).
+
+use super::Recorder;
+use crate::live::{Event, Persistent};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// The timeline entry of an event: (kind, site, detail), or `None` for events not kept.
+pub fn entry(e: &Event) -> Option<(&'static str, Option<&str>, Value)> {
+    match e {
+        Event::Joined { site_id, .. } => Some(("site_joined", Some(site_id), json!({}))),
+        Event::Left {
+            site_id, reason, ..
+        } => Some(("site_left", Some(site_id), json!({ "reason": reason }))),
+        Event::TrackPublished { site_id, kind, .. } => {
+            Some(("track_published", Some(site_id), json!({ "kind": kind })))
+        }
+        Event::TrackEnded { site_id, kind, .. } => {
+            Some(("track_ended", Some(site_id), json!({ "kind": kind })))
+        }
+        Event::MuteChanged {
+            site_id,
+            kind,
+            muted,
+            ..
+        } => Some((
+            "mute_changed",
+            Some(site_id),
+            json!({ "kind": kind, "muted": muted }),
+        )),
+        Event::MediaConnected { .. } => None,
+    }
+}
+
+/// Consumes the events until the bus is gone.
+pub async fn run(recorder: Arc<Recorder>, mut events: Persistent) {
+    while let Some(s) = events.recv().await {
+        let session_id = s.event.session_id().to_string();
+        if let Event::Joined { site_id, .. } = &s.event
+            && recorder.active(&session_id).is_none()
+        {
+            auto_start(&recorder, &session_id, site_id).await;
+        }
+        let Some(active) = recorder.active(&session_id) else {
+            continue;
+        };
+        if let Event::Left { participant_id, .. } = &s.event {
+            active.close_participant(*participant_id);
+        }
+        if let Some((kind, site, detail)) = entry(&s.event) {
+            let at = active.at_ms(s.at);
+            if let Err(e) =
+                super::store::add_event(&recorder.pool, &active.id, at, kind, site, &detail).await
+            {
+                tracing::error!(recording = %active.id, "timeline: {e}");
+            }
+        }
+    }
+}
+
+async fn auto_start(recorder: &Recorder, session_id: &str, site_id: &str) {
+    let Ok(Some(session)) = crate::store::sessions::get(&recorder.pool, session_id).await else {
+        return;
+    };
+    if !session.record_auto || session.classified || session.host_site_id != site_id {
+        return;
+    }
+    match recorder
+        .start(session_id, "system:record-automatically")
+        .await
+    {
+        Ok(s) => tracing::info!(recording = %s.recording_id, "recording started automatically"),
+        Err(e) => tracing::warn!(session = %session_id, "automatic recording: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signal::protocol::{LeaveReason, MediaKind};
+
+    #[test]
+    fn events_become_timeline_entries() {
+        let p = uuid::Uuid::new_v4();
+        let left = Event::Left {
+            session_id: "s".into(),
+            site_id: "a".into(),
+            participant_id: p,
+            reason: LeaveReason::Drop,
+        };
+        let (kind, site, detail) = entry(&left).unwrap();
+        assert_eq!((kind, site), ("site_left", Some("a")));
+        assert_eq!(detail["reason"], "drop");
+        let mute = Event::MuteChanged {
+            session_id: "s".into(),
+            site_id: "b".into(),
+            kind: MediaKind::Audio,
+            muted: true,
+        };
+        assert_eq!(
+            entry(&mute).unwrap().2,
+            json!({"kind": "audio", "muted": true})
+        );
+        let connected = Event::MediaConnected {
+            session_id: "s".into(),
+            site_id: "a".into(),
+            participant_id: p,
+        };
+        assert!(entry(&connected).is_none());
+    }
+}
