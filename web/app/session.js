@@ -344,6 +344,7 @@
     $("f-chair").value = d ? d.chair : "";
     $("f-classified").checked = !!(d && d.classified);
     $("f-record").checked = !!(d && d.record_auto);
+    $("record-hint").hidden = true;
     renderHosts(d ? d.host_site_id : null);
     GB.clear($("agenda-list")).append(...(d ? d.agenda : [{}]).map(agendaRow));
     picked.clear();
@@ -397,6 +398,8 @@
       classified: $("f-classified").checked,
       record_auto: $("f-record").checked,
     };
+    // Both ticked: say so and keep both as the user left them (never untick one silently).
+    if (body.classified && body.record_auto) return fail(t("sess.err.record_auto"), "record_auto");
     if ($("f-weekly").checked && !$("repeat-box").hidden) {
       const days = [...document.querySelectorAll("#weekdays input:checked")].map((i) => i.value);
       // The first session is on the start date: its weekday is always one of the days.
@@ -496,8 +499,10 @@
       const day = GB.parseDate($("f-date").value);
       if (day) renderWeekdays([DAYS[weekdayIndex(day)]]);
     });
-    $("f-classified").addEventListener("change", () => { if ($("f-classified").checked) $("f-record").checked = false; });
-    $("f-record").addEventListener("change", () => { if ($("f-record").checked) $("f-classified").checked = false; });
+    // A classified session is never recorded: the form shows it beside the boxes, live.
+    const recordHint = () => { $("record-hint").hidden = !($("f-classified").checked && $("f-record").checked); };
+    $("f-classified").addEventListener("change", recordHint);
+    $("f-record").addEventListener("change", recordHint);
     $("form-cancel").addEventListener("click", () => {
       if (detail) { $("editor").hidden = true; renderDetail(); } else window.location.assign("/app/calendar");
     });
