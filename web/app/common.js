@@ -25,6 +25,7 @@
     { id: "org", href: "/app/org", key: "nav.org", roles: ["admin", "secretariat", "operator", "chair", "auditor"] },
     { id: "users", href: "/app/users", key: "nav.users", roles: ["admin"] },
     { id: "audit", href: "/app/audit", key: "nav.audit", roles: ["auditor", "admin"] },
+    { id: "review", href: "/app/review", key: "nav.review", roles: ["admin", "secretariat", "operator", "chair", "reviewer"] },
   ];
 
   // ------------------------------------------------------------------ language

@@ -17,6 +17,7 @@
     "nav.org": "Đơn vị & điểm cầu",
     "nav.users": "Người dùng",
     "nav.audit": "Nhật ký hệ thống",
+    "nav.review": "Xem lại ghi hình",
     "nav.logout": "Đăng xuất",
     "nav.signedInAs": "Đang đăng nhập: ",
 
@@ -323,6 +324,7 @@
     "nav.org": "Units & sites",
     "nav.users": "Users",
     "nav.audit": "Audit log",
+    "nav.review": "Recordings",
     "nav.logout": "Log out",
     "nav.signedInAs": "Signed in as: ",
 

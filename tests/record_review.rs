@@ -1,0 +1,178 @@
+//! The review page in headless Chromium: a reviewer with a grant opens a recording, the host's
+//! video plays (its `currentTime` advances, served through signed range requests), a chapter
+//! click seeks both players to that moment of the recording's clock; a reviewer without a grant
+//! gets 403.
+
+mod common;
+mod record_common;
+
+use common::browser::*;
+use common::*;
+use giaoban::auth::Role;
+use giaoban::client::SiteClient;
+use record_common::*;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+const LOCAL: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_granted_reviewer_plays_a_recording_and_seeks_by_chapter() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let operator = server.login(Role::Operator).await;
+    let created = server.create_session(HOST, &SITES[..1]).await;
+    let sid = created.session_id.clone();
+    let (status, started) = body(
+        operator
+            .post(
+                &format!("/api/sessions/{sid}/recording/start"),
+                &serde_json::json!({}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let rid = started["recording_id"].as_str().unwrap().to_string();
+    let end = Instant::now() + Duration::from_secs(6);
+    let mut tasks = Vec::new();
+    for (i, site) in [HOST, SITES[0]].into_iter().enumerate() {
+        let ws = server.ws_url();
+        let token = token(&created.links[site]);
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(2 * i as u64)).await;
+            let c = SiteClient::join(&ws, &token, LOCAL).await.unwrap();
+            publish(&c, end).await;
+            c
+        }));
+    }
+    let mut clients = Vec::new();
+    for t in tasks {
+        clients.push(t.await.unwrap());
+    }
+    let (status, _) = body(
+        operator
+            .post(
+                &format!("/api/sessions/{sid}/recording/stop"),
+                &serde_json::json!({}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    for c in clients {
+        c.leave().await;
+    }
+
+    let reviewer = server.login(Role::Reviewer).await;
+    let outsider = server.login(Role::Reviewer).await;
+    let secretariat = server.login(Role::Secretariat).await;
+    let soon = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    let (status, _) = body(
+        secretariat
+            .post(
+                &format!("/api/recordings/{rid}/grants"),
+                &serde_json::json!({"username": reviewer.username, "view": true, "download": true, "expires_at": soon}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, err) = body(outsider.get(&format!("/api/recordings/{rid}")).await).await;
+    assert_eq!((status, err["code"].as_str()), (403, Some("no_grant")));
+
+    let base = server.http_url();
+    let target = format!("/app/review?id={rid}");
+    let next: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
+    let browser = Browser::open(&bin, &format!("{base}/login?next={next}"));
+    let login = browser.page_ws_matching("/login").await;
+    wait_for(
+        &login,
+        "!document.getElementById('login-submit').disabled",
+        "the login form",
+    )
+    .await;
+    eval(
+        &login,
+        &format!(
+            "(() => {{ document.getElementById('username').value = {:?}; document.getElementById('password').value = {PASSWORD:?}; document.getElementById('login-submit').click(); return true; }})()",
+            reviewer.username
+        ),
+    )
+    .await;
+    let page = browser.page_ws_matching("/app/review").await;
+    wait_for(
+        &page,
+        "document.querySelectorAll('.chapter').length >= 3 && document.getElementById('v-host').readyState >= 1",
+        "the player with its chapters",
+    )
+    .await;
+    eval(
+        &page,
+        "document.getElementById('v-host').play().then(() => true)",
+    )
+    .await;
+    wait_for(
+        &page,
+        "document.getElementById('v-host').currentTime > 1.0",
+        "the host's video playing",
+    )
+    .await;
+    screenshot(&page, "review-playing").await;
+
+    // The chapter of the second site's arrival: both players go there.
+    let chapters = eval(
+        &page,
+        "[...document.querySelectorAll('.chapter')].map(b => [b.dataset.at, b.textContent])",
+    )
+    .await;
+    let joined: Vec<i64> = chapters
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c[1].as_str().unwrap().contains("tham gia"))
+        .map(|c| c[0].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(joined.len(), 2, "{chapters}");
+    let at = joined[1];
+    eval(
+        &page,
+        &format!("document.querySelector('.chapter[data-at=\"{at}\"]').click(); true"),
+    )
+    .await;
+    wait_for(
+        &page,
+        &format!(
+            "Math.abs(window.REVIEW.clock() - {at}) < 1500 && !document.getElementById('v-site').hidden"
+        ),
+        "the seek to the chapter",
+    )
+    .await;
+    let side = eval(
+        &page,
+        "[document.getElementById('v-site').dataset.file, document.getElementById('v-site').currentTime]",
+    )
+    .await;
+    assert!(side[0].as_str().unwrap().starts_with(SITES[0]), "{side}");
+    // A view was audited for the reviewer.
+    let audit: Value = body(
+        server
+            .login(Role::Auditor)
+            .await
+            .get("/api/audit?action=recording.view")
+            .await,
+    )
+    .await
+    .1;
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["actor"] == format!("user:{}", reviewer.username)),
+        "{audit}"
+    );
+    server.running.stop().await;
+}
