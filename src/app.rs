@@ -242,6 +242,7 @@ async fn start_recorder(
 ) -> Result<Arc<crate::record::Recorder>, StartError> {
     let dir = config.record_dir();
     crate::record::repair::repair_all(pool, &dir).await?;
+    crate::record::composite::fail_unfinished(pool).await?;
     let recorder = crate::record::Recorder::new(
         pool.clone(),
         sfu.clone(),

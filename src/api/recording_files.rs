@@ -1,20 +1,129 @@
 //! The file route of recordings: `GET /api/recordings/{rid}/files/{name}` with a signed query
 //! (`record::signed`), no login needed: the URL is the credential, short-lived and bound to one
 //! file. HTTP ranges (seeking in the browser, 206 / 416) are served by tower-http's `ServeFile`.
-//! A download (`dl=1`) is sent as an attachment and audited.
+//! A download (`dl=1`) is sent as an attachment and audited. The composite file job
+//! (`record::composite`) is asked for and followed here too.
 
+use super::error::ApiError;
 use super::recordings::RecError;
 use crate::app::AppState;
+use crate::auth::Principal;
+use crate::record::composite::{self, Job};
 use crate::record::signed;
+use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower::ServiceExt;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/recordings/{rid}/files/{name}", get(file))
+    Router::new()
+        .route("/api/recordings/{rid}/files/{name}", get(file))
+        .route(
+            "/api/recordings/{rid}/composite",
+            get(composite_status).post(composite_start),
+        )
+}
+
+/// A composite job with, once done, the signed URL of its file.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct JobView {
+    #[serde(flatten)]
+    pub job: Job,
+    pub url: Option<String>,
+}
+
+fn view(app: &AppState, principal: &Principal, job: Job) -> JobView {
+    let url = job.output.as_ref().map(|name| {
+        let exp =
+            chrono::Utc::now() + chrono::Duration::seconds(app.config.record.url_ttl_secs as i64);
+        signed::url(
+            &app.token_key.derive("recording-urls"),
+            &signed::Claims {
+                recording_id: job.recording_id.clone(),
+                file: name.clone(),
+                download: true,
+                user: principal.actor(),
+                exp: exp.timestamp(),
+            },
+        )
+    });
+    JobView { job, url }
+}
+
+/// Starts building the composite file (needs download access); 409 while one is being built.
+#[utoipa::path(post, path = "/api/recordings/{rid}/composite", tag = "recordings",
+    params(("rid" = String, Path, description = "recording id")),
+    responses((status = 202, body = JobView), (status = 403, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "a composite is being built, or the recording still runs", body = super::error::ErrorBody)))]
+pub async fn composite_start(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(rid): Path<String>,
+) -> Result<(StatusCode, Json<JobView>), RecError> {
+    let rec = super::recordings::recording(&app, &rid).await?;
+    if !super::recordings::access_to(&app, &principal, &rec)
+        .await?
+        .download
+    {
+        return Err(RecError::NoGrant);
+    }
+    if rec.status == "recording" {
+        return Err(ApiError::Conflict("the recording is still running".into()).into());
+    }
+    if let Some(j) = composite::latest(&app.pool, &rid).await?
+        && matches!(j.status.as_str(), "queued" | "running")
+    {
+        return Err(ApiError::Conflict(format!("composite job {} is being built", j.id)).into());
+    }
+    let job = Job {
+        id: uuid::Uuid::new_v4().to_string(),
+        recording_id: rid.clone(),
+        status: "queued".into(),
+        progress: 0.0,
+        output: None,
+        error: None,
+        created_by: principal.actor(),
+        created_at: chrono::Utc::now(),
+        finished_at: None,
+    };
+    composite::insert(&app.pool, &job).await?;
+    let manifest = crate::record::manifest::build(&app.pool, &rec).await?;
+    let dir = app.config.record_dir().join(&rec.id);
+    tokio::spawn(composite::run(
+        app.pool.clone(),
+        dir,
+        job.id.clone(),
+        manifest,
+    ));
+    Ok((StatusCode::ACCEPTED, Json(view(&app, &principal, job))))
+}
+
+/// The latest composite job of a recording (404 when none was asked for).
+#[utoipa::path(get, path = "/api/recordings/{rid}/composite", tag = "recordings",
+    params(("rid" = String, Path, description = "recording id")),
+    responses((status = 200, body = JobView), (status = 403, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody)))]
+pub async fn composite_status(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(rid): Path<String>,
+) -> Result<Json<JobView>, RecError> {
+    let rec = super::recordings::recording(&app, &rid).await?;
+    if !super::recordings::access_to(&app, &principal, &rec)
+        .await?
+        .download
+    {
+        return Err(RecError::NoGrant);
+    }
+    let job = composite::latest(&app.pool, &rid)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no composite file was asked for".into()))?;
+    Ok(Json(view(&app, &principal, job)))
 }
 
 /// A file name as the recorder writes them (no path, no dot files).

@@ -203,7 +203,7 @@ async fn detail_of(
 }
 
 /// The caller's access to a recording: organisers of its session, or a reviewer's live grants.
-async fn access_to(app: &AppState, p: &Principal, rec: &RecordingRow) -> Result<Access> {
+pub(super) async fn access_to(app: &AppState, p: &Principal, rec: &RecordingRow) -> Result<Access> {
     let organiser = match access::session_host(&app.pool, &rec.session_id).await {
         Ok(host) => p.allows(Action::ReadRecordings, host.session()),
         Err(_) => false,
@@ -215,7 +215,7 @@ async fn access_to(app: &AppState, p: &Principal, rec: &RecordingRow) -> Result<
     Ok(grants::access(organiser, &mine, Utc::now()))
 }
 
-async fn recording(app: &AppState, rid: &str) -> Result<RecordingRow> {
+pub(super) async fn recording(app: &AppState, rid: &str) -> Result<RecordingRow> {
     rstore::get(&app.pool, rid)
         .await?
         .filter(|r| r.status != "deleted")

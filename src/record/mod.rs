@@ -9,6 +9,7 @@
 //! the session clock; `repair` finalises what a crash left; `manifest` describes a recording.
 
 pub mod clock;
+pub mod composite;
 pub mod grants;
 pub mod manifest;
 pub mod repair;
