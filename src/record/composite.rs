@@ -38,17 +38,9 @@ pub fn layout(m: &Manifest) -> Vec<Segment> {
         let site = e.site_id.clone();
         match e.kind.as_str() {
             "floor_given" | "speaking_turn" => floor = site,
-            "floor_taken" | "floor_released" => {
-                if floor == site || site.is_none() {
-                    floor = None
-                }
-            }
+            "floor_taken" | "floor_released" if floor == site || site.is_none() => floor = None,
             "screen_share_started" => screen = site,
-            "screen_share_stopped" => {
-                if screen == site {
-                    screen = None
-                }
-            }
+            "screen_share_stopped" if screen == site => screen = None,
             "site_left" => {
                 if floor == site {
                     floor = None;
