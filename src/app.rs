@@ -27,6 +27,8 @@ pub struct AppState {
     pub login: Arc<crate::auth::login::LoginGuard>,
     /// Recordings: start, stop, the SFU's taps.
     pub recorder: Arc<crate::record::Recorder>,
+    /// Live notices for open kiosk streams (device revocations).
+    pub kiosk: crate::kiosk::Hub,
 }
 
 impl AppState {
@@ -110,6 +112,7 @@ impl Running {
     /// leaves are written (attendance, audit) before it returns.
     pub async fn stop(self) {
         self.state.recorder.stop_all().await;
+        self.state.kiosk.stop();
         self.state
             .sfu
             .shutdown(std::time::Duration::from_secs(3))
@@ -176,6 +179,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         attendance_changed,
         login: Arc::new(crate::auth::login::LoginGuard::new(&config_auth)),
         recorder,
+        kiosk: crate::kiosk::Hub::default(),
     };
     let router = crate::api::router(state.clone());
     let (shutdown, rx) = tokio::sync::watch::channel(false);

@@ -27,6 +27,8 @@ pub struct Config {
     pub audit: AuditConfig,
     #[serde(default)]
     pub record: RecordConfig,
+    #[serde(default)]
+    pub kiosk: KioskConfig,
 }
 
 /// `[record]`: where recordings go, their size limit, queues, signed URLs and retention.
@@ -62,6 +64,22 @@ impl Config {
             self.data.dir.join("recordings")
         } else {
             self.record.dir.clone()
+        }
+    }
+}
+
+/// `[kiosk]`: pairing of room PCs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KioskConfig {
+    /// A pairing code works this many minutes after it was made.
+    pub pairing_minutes: u32,
+}
+
+impl Default for KioskConfig {
+    fn default() -> Self {
+        KioskConfig {
+            pairing_minutes: 30,
         }
     }
 }
@@ -394,6 +412,12 @@ impl Config {
         }
         if self.limits.max_session_hours == 0 {
             return Err(invalid("limits.max_session_hours", "must be at least 1"));
+        }
+        if !(1..=7 * 24 * 60).contains(&self.kiosk.pairing_minutes) {
+            return Err(invalid(
+                "kiosk.pairing_minutes",
+                "must be 1 to 10080 (a week)",
+            ));
         }
         self.validate_attendance()?;
         self.validate_limits()?;

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod calendar;
 pub mod client;
 pub mod config;
+pub mod kiosk;
 pub mod listener;
 pub mod live;
 pub mod loadtest;

@@ -284,6 +284,52 @@ async fn the_secretariat_schedules_a_weekly_briefing_and_sees_conflicts() {
         .unwrap();
     assert_eq!(info["site"]["id"], "so-noi-vu-phonghop");
     assert_eq!(info["session"]["id"], session_id);
+
+    // "Copy all stable links": one "site: link" line per invited site, each a /s/ link of it.
+    eval(
+        &page,
+        "(() => { window.__copied = null; document.getElementById('copy-all-site').click(); return true; })()",
+    )
+    .await;
+    wait_for(
+        &page,
+        "window.__copied && window.__copied.includes('/s/')",
+        "the copied stable links",
+    )
+    .await;
+    let copied = eval(&page, "window.__copied").await;
+    let lines: Vec<&str> = copied.as_str().unwrap().lines().collect();
+    assert_eq!(lines.len(), 4, "the host and three sites: {lines:?}");
+    assert!(
+        lines[0].starts_with("Hội trường UBND Thành phố: "),
+        "{lines:?}"
+    );
+    let noi_vu = lines
+        .iter()
+        .find(|l| l.starts_with("Phòng họp Sở Nội vụ: "))
+        .unwrap();
+    let url = noi_vu.split(": ").nth(1).unwrap();
+    let state: Value = reqwest::get(url.replace("/s/", "/api/s/"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["site"]["id"], "so-noi-vu-phonghop");
+    // And this session's links, the same way.
+    eval(
+        &page,
+        "(() => { window.__copied = null; document.getElementById('copy-all-session').click(); return true; })()",
+    )
+    .await;
+    wait_for(
+        &page,
+        "window.__copied && window.__copied.includes('/room/')",
+        "the copied session links",
+    )
+    .await;
+    let copied = eval(&page, "window.__copied").await;
+    assert_eq!(copied.as_str().unwrap().lines().count(), 4);
 }
 
 /// The roll-call board (bảng điểm danh) in a browser: a site turns present when its room page

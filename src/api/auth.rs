@@ -328,6 +328,7 @@ pub(crate) async fn revoke_device(
     principal.authorize(Action::ManageDevices, site.target())?;
     if accounts::revoke_device(&app.pool, &id, &principal.actor()).await? {
         app.sfu.evict_device(&id).await;
+        app.kiosk.device_revoked(&id);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(format!("no live device {id}")))

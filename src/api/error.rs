@@ -44,6 +44,9 @@ pub enum ApiError {
     Schedule(#[from] ScheduleError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Kiosks, pairing and stable site links (see `api::kiosk`).
+    #[error(transparent)]
+    Kiosk(crate::kiosk::KioskError),
 }
 
 impl ApiError {
@@ -80,6 +83,20 @@ impl ApiError {
                 ScheduleError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::Kiosk(e) => {
+                use crate::kiosk::KioskError as K;
+                match e {
+                    K::NotPaired => (StatusCode::UNAUTHORIZED, "not_paired"),
+                    K::DeviceRevoked => (StatusCode::UNAUTHORIZED, "device_revoked"),
+                    K::PairingInvalid => (StatusCode::NOT_FOUND, "pairing_invalid"),
+                    K::PairingUsed => (StatusCode::GONE, "pairing_used"),
+                    K::PairingExpired => (StatusCode::GONE, "pairing_expired"),
+                    K::LinkToken(_) => (StatusCode::UNAUTHORIZED, "invalid_token"),
+                    K::LinkRevoked => (StatusCode::GONE, "link_revoked"),
+                    K::UnknownSite(_) => (StatusCode::NOT_FOUND, "unknown_site"),
+                    K::Schedule(_) | K::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                }
+            }
         }
     }
 }

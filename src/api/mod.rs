@@ -9,12 +9,14 @@ mod chair;
 pub mod error;
 mod health;
 mod invitations;
+mod kiosk;
 mod openapi;
 mod org;
 pub mod origin;
 mod recording_files;
 mod recordings;
 mod sessions;
+mod site_links;
 mod web;
 
 use crate::app::AppState;
@@ -44,6 +46,8 @@ pub fn router(state: AppState) -> Router {
         .merge(web::routes())
         .merge(health::routes())
         .merge(chair::routes())
+        .merge(kiosk::routes())
+        .merge(site_links::routes())
         .layer(DefaultBodyLimit::max(256 * 1024))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

@@ -14,6 +14,9 @@ struct Assets;
 
 const CSP: &str = "default-src 'self'; img-src 'self' data:; media-src 'self' blob: mediastream:; connect-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'";
 
+/// The room page may be framed by pages of this server only: the kiosk page shows it in a frame.
+const ROOM_CSP: &str = "default-src 'self'; img-src 'self' data:; media-src 'self' blob: mediastream:; connect-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'self'";
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { file("index.html") }))
@@ -39,14 +42,17 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn file(path: &str) -> Response {
+pub(super) fn file(path: &str) -> Response {
     match Assets::get(path) {
         Some(f) => {
             let mime = mime_guess::from_path(path).first_or_octet_stream();
             (
                 [
                     (header::CONTENT_TYPE, mime.as_ref().to_string()),
-                    (header::CONTENT_SECURITY_POLICY, CSP.to_string()),
+                    (
+                        header::CONTENT_SECURITY_POLICY,
+                        if path == "room.html" { ROOM_CSP } else { CSP }.to_string(),
+                    ),
                     (header::CACHE_CONTROL, "no-cache".to_string()),
                 ],
                 f.data.into_owned(),

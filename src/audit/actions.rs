@@ -33,6 +33,11 @@ pub const RECORDING_DELETE: &str = "recording.delete";
 
 pub const PERMISSION_GRANT: &str = "permission.grant";
 pub const PERMISSION_REVOKE: &str = "permission.revoke";
+/// A site's stable link (/s/<token>) issued (first or new version) or revoked.
+pub const SITE_LINK_ISSUE: &str = "sitelink.issue";
+pub const SITE_LINK_REVOKE: &str = "sitelink.revoke";
+/// A kiosk redeemed a pairing code for its device credential.
+pub const DEVICE_PAIR: &str = "device.pair";
 
 /// Every action above (for filters in the audit viewer).
 pub const ALL: &[&str] = &[
@@ -58,6 +63,9 @@ pub const ALL: &[&str] = &[
     RECORDING_DOWNLOAD,
     RECORDING_DELETE,
     PERMISSION_GRANT,
+    SITE_LINK_ISSUE,
+    SITE_LINK_REVOKE,
+    DEVICE_PAIR,
     PERMISSION_REVOKE,
 ];
 

@@ -286,6 +286,29 @@ impl Scheduler<'_> {
         Ok(())
     }
 
+    /// The current join link of one site to a session: `None` when the site is not invited or
+    /// its invitation is revoked (a kiosk asks this for the session it is about to join).
+    pub async fn current_link(
+        &self,
+        session_id: &str,
+        site_id: &str,
+    ) -> Result<Option<String>, ScheduleError> {
+        let Some(session) = store::sessions::get(self.pool, session_id).await? else {
+            return Ok(None);
+        };
+        store::invitations::ensure(self.pool, session_id, Utc::now()).await?;
+        let mut conn = self.pool.acquire().await.map_err(StoreError::from)?;
+        let Some(inv) = store::invitations::get(&mut conn, session_id, site_id).await? else {
+            return Ok(None);
+        };
+        if inv.status == Status::Revoked.as_str() {
+            return Ok(None);
+        }
+        let version = u32::try_from(inv.link_version).unwrap_or(0);
+        let exp = link_expiry(session.ends_at, inv.issued_at, self.grace_hours);
+        Ok(Some(self.link(session_id, site_id, version, exp)))
+    }
+
     fn view(&self, row: BoardRow, session_ends_at: Option<DateTime<Utc>>) -> Invitation {
         let inv = row.invitation;
         let status = Status::parse(&inv.status).unwrap_or(Status::Invited);

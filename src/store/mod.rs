@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod invitations;
+pub mod kiosk;
 pub mod org;
 pub mod series;
 pub mod sessions;

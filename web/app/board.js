@@ -3,7 +3,9 @@
 // badge, live presence, stage times, connection-test report, join link with copy and, under it,
 // re-issue and revoke (admin, secretariat; two clicks on the same button), apart from the
 // attendance actions confirm / ready (also the site's own operator). Rows refresh as actions land
-// and every 5 s, except a row whose button is armed.
+// and every 5 s, except a row whose button is armed. "Copy all links" puts one "site: link" line
+// per visible site on the clipboard: this session's join links, or each site's stable link
+// (GET /api/sessions/<id>/site-links).
 // The shell (navigation, API client with CSRF header and login redirect, dates, Vietnamese
 // sorting, toasts, two-step buttons, copy) is common.js; this page's strings are added below.
 "use strict";
@@ -64,6 +66,10 @@
       "board.done.status": "Đã cập nhật trạng thái của {site}: {status}.",
       "board.done.copy": "Đã sao chép đường dẫn tham gia của {site}.",
       "board.err.copy": "Không sao chép được; hãy chọn đường dẫn và sao chép thủ công.",
+      "board.copyAll.session": "Sao chép tất cả đường dẫn của phiên họp",
+      "board.copyAll.site": "Sao chép tất cả đường dẫn cố định",
+      "board.done.copyAll": "Đã sao chép {n} đường dẫn (mỗi điểm cầu một dòng).",
+      "board.copyAll.none": "Không có đường dẫn nào để sao chép.",
       "board.err.noSession": "Địa chỉ trang thiếu mã phiên họp (?session=…).",
       "board.err.revoked": "Giấy mời đã bị thu hồi; cần cấp lại đường dẫn trước khi cập nhật trạng thái.",
       "board.empty": "Phiên họp chưa mời điểm cầu nào.",
@@ -113,6 +119,10 @@
       "board.done.status": "Status of {site} updated: {status}.",
       "board.done.copy": "The join link of {site} was copied.",
       "board.err.copy": "Could not copy; select the link and copy it by hand.",
+      "board.copyAll.session": "Copy all links of this session",
+      "board.copyAll.site": "Copy all stable links",
+      "board.done.copyAll": "{n} links copied (one site per line).",
+      "board.copyAll.none": "There is no link to copy.",
       "board.err.noSession": "The page address lacks the session id (?session=…).",
       "board.err.revoked": "The invitation is revoked; re-issue the link before changing its status.",
       "board.empty": "No site is invited to this session.",
@@ -271,6 +281,36 @@
     else GB.toast(t("board.err.copy"), "error");
   }
 
+  // One "site name: link" line per site; `lines` already in board order.
+  async function copyLines(lines) {
+    if (!lines.length) { GB.toast(t("board.copyAll.none"), "error"); return; }
+    const text = lines.map((l) => `${l.name}: ${l.link}`).join("\n");
+    if (await GB.copyText(text)) GB.toast(t("board.done.copyAll", { n: lines.length }), "success");
+    else GB.toast(t("board.err.copy"), "error");
+  }
+
+  function sortedLines(list) {
+    return list.slice().sort((a, b) => (b.is_host - a.is_host) || GB.compareVi(a.unit_name || "", b.unit_name || "")
+      || GB.compareVi(a.name, b.name));
+  }
+
+  async function copyAllSession() {
+    if (!board) return;
+    await copyLines(sortedLines(board.invitations.filter((i) => i.link)
+      .map((i) => ({ name: i.site_name, link: i.link, is_host: i.is_host, unit_name: i.unit_name }))));
+  }
+
+  async function copyAllSite() {
+    try {
+      const list = await GB.api("GET", `/api/sessions/${encodeURIComponent(sessionId)}/site-links`);
+      const inv = new Map((board?.invitations || []).map((i) => [i.site_id, i]));
+      await copyLines(sortedLines(list.filter((l) => l.link).map((l) => ({ name: l.site_name, link: l.link,
+        is_host: inv.get(l.site_id)?.is_host || false, unit_name: inv.get(l.site_id)?.unit_name || "" }))));
+    } catch (e) {
+      GB.toast(GB.errorText(e), "error");
+    }
+  }
+
   GB.page({ nav: "calendar", title: "board.title", roles: ["admin", "secretariat", "operator", "site_operator"] }, async (me) => {
     who = me;
     window.addEventListener("gb:langchange", () => { boardText = ""; render(); });
@@ -279,6 +319,8 @@
       return;
     }
     $("to-rollcall").href = `/app/rollcall?session=${encodeURIComponent(sessionId)}`;
+    $("copy-all-session").addEventListener("click", copyAllSession);
+    $("copy-all-site").addEventListener("click", copyAllSite);
     await load();
     timer = window.setInterval(load, REFRESH_MS);
   });

@@ -3,7 +3,8 @@
 // a "Hết hiệu lực" badge, each unit's sites below it, a search box and "hide expired". Admins add
 // and edit units (POST /api/units, PATCH /api/units/{id} with only the changed fields) and add or
 // rename sites (PUT /api/sites/{id}); admins and the secretariat manage a site's room-PC device
-// credentials (list, issue with the token shown once, revoke) in a dialog.
+// credentials (list, issue with the token shown once, revoke) in a dialog; its kiosk pairing code
+// and the site's stable link are in org-kiosk.js (window.GBOrg gives it the dialog's site).
 "use strict";
 
 (function () {
@@ -359,6 +360,7 @@
 
   async function openDevices(s) {
     deviceSite = s;
+    window.dispatchEvent(new CustomEvent("gb:devicesite", { detail: s }));
     devices = [];
     $("devices-title").textContent = devicesTitle();
     $("d-label").value = "";
@@ -466,6 +468,8 @@
       renderDevices();
     }
   }
+
+  window.GBOrg = { deviceSite: () => deviceSite, reloadDevices: () => loadDevices() };
 
   function wire() {
     document.querySelectorAll("dialog [data-close]").forEach((b) =>
