@@ -120,23 +120,12 @@ async fn a_paired_kiosk_joins_its_session_when_the_window_opens_and_returns_afte
     screenshot(&page, "kiosk-in-session").await;
     // The server knows the kiosk joined with its device credential: as the site.
     let (_, board) = body(sec.get(&format!("/api/sessions/{sid}/invitations")).await).await;
-    let line = board["invitations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["site_id"] == site)
-        .unwrap()
-        .clone();
     assert!(
         board["online_site_ids"]
             .as_array()
             .unwrap()
             .contains(&json!(site)),
         "{board}"
-    );
-    assert_ne!(
-        line["status"], "invited",
-        "the join made the site tested: {line}"
     );
 
     // The session ends: back to the waiting screen, the frame gone, the site left.
