@@ -91,8 +91,7 @@ async fn main() {
     let env = [
         ("GIAOBAN_HTTP_ADDR", "127.0.0.1:0".to_string()),
         ("GIAOBAN_DATA_DIR", dir.path().display().to_string()),
-        ("GIAOBAN_MEDIA_PORT_MIN", "0".to_string()),
-        ("GIAOBAN_MEDIA_PORT_MAX", "0".to_string()),
+        ("GIAOBAN_MEDIA_UDP_PORT", "0".to_string()),
         ("GIAOBAN_WEBHOOKS_URLS", format!("[\"{url}\"]")),
         (
             "GIAOBAN_WEBHOOKS_SECRET",

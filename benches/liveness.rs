@@ -83,8 +83,7 @@ fn giaoban(dir: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_giaoban"));
     c.current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("GIAOBAN_DATA_DIR", dir)
-        .env("GIAOBAN_MEDIA_PORT_MIN", "0")
-        .env("GIAOBAN_MEDIA_PORT_MAX", "0")
+        .env("GIAOBAN_MEDIA_UDP_PORT", "0")
         .env("GIAOBAN_AUDIT_ANCHOR_INTERVAL_MINUTES", "0")
         .env("GIAOBAN_LOG", "error");
     c

@@ -29,8 +29,8 @@ start_server() {
   GIAOBAN_DATA_DIR=$DATA GIAOBAN_PASSWORD=$PASSWORD "$BIN" user add --name scenario-admin \
     --role admin >/dev/null 2>&1
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  GIAOBAN_DATA_DIR=$DATA GIAOBAN_HTTP_ADDR=127.0.0.1:$PORT GIAOBAN_MEDIA_PORT_MIN=0 \
-    GIAOBAN_MEDIA_PORT_MAX=0 GIAOBAN_LOG=error "$BIN" serve >"$OUT/server.log" 2>&1 &
+  GIAOBAN_DATA_DIR=$DATA GIAOBAN_HTTP_ADDR=127.0.0.1:$PORT GIAOBAN_MEDIA_UDP_PORT=0 \
+    GIAOBAN_LOG=error "$BIN" serve >"$OUT/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return 0

@@ -6,7 +6,8 @@ use crate::auth::TokenKey;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::sfu::Sfu;
-use crate::sfu::engine::{MediaSettings, PortPool};
+use crate::sfu::engine::MediaSettings;
+use crate::sfu::udp::MediaSocket;
 use crate::store::{self, Pool};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -155,12 +156,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         config.public_url().into()
     };
     let metrics = Arc::new(Metrics::default());
-    let ports = PortPool::new(config.media.port_min, config.media.port_max);
-    let sfu = Arc::new(Sfu::new(
-        MediaSettings::from_config(&config.media),
-        ports,
-        metrics.clone(),
-    ));
+    let settings = MediaSettings::from_config(&config.media);
+    let media_addr = SocketAddr::new(settings.bind_ip, config.media.udp_port);
+    let media =
+        MediaSocket::bind(media_addr, metrics.udp.clone()).map_err(|source| StartError::Bind {
+            addr: format!("udp {media_addr} (media.udp_port)"),
+            source,
+        })?;
+    tracing::info!("media on udp {}", media.local_addr());
+    let sfu = Arc::new(Sfu::new(settings, media, metrics.clone()));
     let attendance_changed = start_consumers(&config, &sfu, &pool).await?;
     let recorder = start_recorder(&config, &sfu, &pool).await?;
     if config.audit.anchor_interval_minutes > 0 {

@@ -177,8 +177,8 @@ pub struct AuthConfig {
 #[serde(deny_unknown_fields)]
 pub struct MediaConfig {
     pub bind_ip: String,
-    pub port_min: u16,
-    pub port_max: u16,
+    /// The one UDP port of every session's media (0: an ephemeral port, for tests).
+    pub udp_port: u16,
     #[serde(default)]
     pub nat_1to1_ips: Vec<String>,
     pub down_track_queue: usize,
@@ -371,21 +371,6 @@ impl Config {
                 format!("{:?} is not an IP address: {e}", self.media.bind_ip),
             )
         })?;
-        if self.media.port_min > self.media.port_max {
-            return Err(invalid(
-                "media.port_min",
-                format!(
-                    "{} is above media.port_max {}",
-                    self.media.port_min, self.media.port_max
-                ),
-            ));
-        }
-        if (self.media.port_min == 0) != (self.media.port_max == 0) {
-            return Err(invalid(
-                "media.port_min",
-                "use 0 for both port_min and port_max (ephemeral ports) or neither",
-            ));
-        }
         for ip in &self.media.nat_1to1_ips {
             ip.parse::<IpAddr>()
                 .map_err(|e| invalid("media.nat_1to1_ips", format!("{ip:?}: {e}")))?;
@@ -677,13 +662,13 @@ mod tests {
         let c = load(&[
             ("GIAOBAN_HTTP_ADDR", "127.0.0.1:0"),
             ("GIAOBAN_DATA_DIR", "/tmp/x"),
-            ("GIAOBAN_MEDIA_PORT_MIN", "40000"),
+            ("GIAOBAN_MEDIA_UDP_PORT", "40000"),
             ("GIAOBAN_MEDIA_NAT_1TO1_IPS", "[\"203.0.113.7\"]"),
         ])
         .unwrap();
         assert_eq!(c.http.addr, "127.0.0.1:0");
         assert_eq!(c.data.dir, PathBuf::from("/tmp/x"));
-        assert_eq!(c.media.port_min, 40000);
+        assert_eq!(c.media.udp_port, 40000);
         assert_eq!(c.media.nat_1to1_ips, vec!["203.0.113.7".to_string()]);
     }
 
@@ -693,17 +678,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("http.addr"), "{e}");
-        let e = load(&[("GIAOBAN_MEDIA_PORT_MIN", "lots")])
+        let e = load(&[("GIAOBAN_MEDIA_UDP_PORT", "lots")])
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("GIAOBAN_MEDIA_PORT_MIN") && e.contains("media.port_min"),
+            e.contains("GIAOBAN_MEDIA_UDP_PORT") && e.contains("media.udp_port"),
             "{e}"
         );
+        // The port range of earlier versions is gone: naming it is an error, not ignored.
         let e = load(&[("GIAOBAN_MEDIA_PORT_MIN", "60000")])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("media.port_min"), "{e}");
+        assert!(e.contains("GIAOBAN_MEDIA_PORT_MIN"), "{e}");
         let e = load(&[("GIAOBAN_HTTP_ADRESS", "x")])
             .unwrap_err()
             .to_string();

@@ -85,14 +85,14 @@ fn site_list_and_session_create_print_json() {
 fn a_bad_config_value_names_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let out = giaoban(dir.path())
-        .env("GIAOBAN_MEDIA_PORT_MAX", "not-a-port")
+        .env("GIAOBAN_MEDIA_UDP_PORT", "not-a-port")
         .args(["site", "list"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("media.port_max") && err.contains("GIAOBAN_MEDIA_PORT_MAX"),
+        err.contains("media.udp_port") && err.contains("GIAOBAN_MEDIA_UDP_PORT"),
         "{err}"
     );
     let out = giaoban(dir.path())

@@ -60,8 +60,7 @@ fn start_server() -> Server {
         .args(["--config", config, "serve"])
         .env("GIAOBAN_DATA_DIR", dir.path())
         .env("GIAOBAN_HTTP_ADDR", format!("127.0.0.1:{port}"))
-        .env("GIAOBAN_MEDIA_PORT_MIN", "0")
-        .env("GIAOBAN_MEDIA_PORT_MAX", "0")
+        .env("GIAOBAN_MEDIA_UDP_PORT", "0")
         .env("GIAOBAN_LOG", "error")
         .stdout(Stdio::null())
         .spawn()
@@ -238,7 +237,7 @@ fn sites_join_on_a_host_without_a_multicast_route() {
     let script = format!(
         r#"ip link set lo up
 ip route show table all | grep -q multicast && {{ echo "multicast route present" >&2; exit 3; }}
-GIAOBAN_DATA_DIR={data} GIAOBAN_HTTP_ADDR=127.0.0.1:{port} GIAOBAN_MEDIA_PORT_MIN=0 GIAOBAN_MEDIA_PORT_MAX=0 GIAOBAN_LOG=error {bin} --config {config} serve >/dev/null 2>&1 &
+GIAOBAN_DATA_DIR={data} GIAOBAN_HTTP_ADDR=127.0.0.1:{port} GIAOBAN_MEDIA_UDP_PORT=0 GIAOBAN_LOG=error {bin} --config {config} serve >/dev/null 2>&1 &
 S=$!
 for i in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && break; sleep 0.05; done
 GIAOBAN_LOADTEST_USER=do-tai GIAOBAN_LOADTEST_PASSWORD={password} {bin} loadtest --url http://127.0.0.1:{port} --sites 2 --duration 1.5 --warmup 1 --ramp 20 --quiet --json

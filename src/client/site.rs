@@ -545,6 +545,15 @@ impl SiteClient {
         self.dropped.load(Relaxed)
     }
 
+    /// The server address each connection (publish, then subscribe) exchanges media with: the
+    /// remote candidate of its selected ICE pair, `None` while no pair is selected.
+    pub async fn media_peers(&self) -> [Option<SocketAddr>; 2] {
+        [
+            selected_remote(&*self.publish).await,
+            selected_remote(&*self.subscribe).await,
+        ]
+    }
+
     /// Packets already received, without waiting.
     pub fn try_recv_packet(&mut self) -> Option<Received> {
         self.received.try_recv().ok()
@@ -593,4 +602,25 @@ impl SiteClient {
             t.abort();
         }
     }
+}
+
+/// The remote candidate of a connection's selected ICE candidate pair (from its statistics).
+async fn selected_remote(pc: &dyn PeerConnection) -> Option<SocketAddr> {
+    use rtc::statistics::StatsSelector;
+    use rtc::statistics::report::RTCStatsReportEntry;
+    let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
+    let pair_id = &report.transport()?.selected_candidate_pair_id;
+    let Some(RTCStatsReportEntry::IceCandidatePair(pair)) = report.get(pair_id) else {
+        return None;
+    };
+    // The pair names the candidate by its id; the report keys it with a prefix.
+    let rid = &pair.remote_candidate_id;
+    report.iter().find_map(|e| match e {
+        RTCStatsReportEntry::RemoteCandidate(c)
+            if c.stats.id == *rid || c.stats.id.ends_with(&format!("_{rid}")) =>
+        {
+            Some(SocketAddr::new(c.address.as_deref()?.parse().ok()?, c.port))
+        }
+        _ => None,
+    })
 }

@@ -34,6 +34,8 @@ pub struct Metrics {
     pub keyframe_requests: AtomicU64,
     /// RTCP the peer connections received and sent: NACK packets, PLI/FIR.
     pub rtcp: Arc<RtcpCounters>,
+    /// The shared media port: datagrams in/out and what it dropped, by reason.
+    pub udp: Arc<UdpCounters>,
     sessions: Mutex<HashMap<String, Arc<SessionCounters>>>,
 }
 
@@ -44,6 +46,56 @@ pub struct RtcpCounters {
     pub nacks_sent: AtomicU64,
     pub keyframe_requests_received: AtomicU64,
     pub keyframe_requests_sent: AtomicU64,
+}
+
+/// Datagrams on the shared media UDP port (all sessions' media, STUN and DTLS included).
+#[derive(Debug, Default)]
+pub struct UdpCounters {
+    pub datagrams_in: AtomicU64,
+    pub datagrams_out: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub dropped_malformed: AtomicU64,
+    pub dropped_unknown_source: AtomicU64,
+    pub dropped_unknown_ufrag: AtomicU64,
+    pub dropped_bad_credentials: AtomicU64,
+    pub dropped_queue_full: AtomicU64,
+    /// Sends refused by the socket (full send buffer, unreachable destination): dropped.
+    pub send_failed: AtomicU64,
+}
+
+/// [`UdpCounters`] as exported.
+#[derive(
+    Debug, Clone, Copy, Default, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema,
+)]
+pub struct UdpSnapshot {
+    pub datagrams_in: u64,
+    pub datagrams_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub dropped_malformed: u64,
+    pub dropped_unknown_source: u64,
+    pub dropped_unknown_ufrag: u64,
+    pub dropped_bad_credentials: u64,
+    pub dropped_queue_full: u64,
+    pub send_failed: u64,
+}
+
+impl UdpCounters {
+    pub fn snapshot(&self) -> UdpSnapshot {
+        UdpSnapshot {
+            datagrams_in: self.datagrams_in.load(Relaxed),
+            datagrams_out: self.datagrams_out.load(Relaxed),
+            bytes_in: self.bytes_in.load(Relaxed),
+            bytes_out: self.bytes_out.load(Relaxed),
+            dropped_malformed: self.dropped_malformed.load(Relaxed),
+            dropped_unknown_source: self.dropped_unknown_source.load(Relaxed),
+            dropped_unknown_ufrag: self.dropped_unknown_ufrag.load(Relaxed),
+            dropped_bad_credentials: self.dropped_bad_credentials.load(Relaxed),
+            dropped_queue_full: self.dropped_queue_full.load(Relaxed),
+            send_failed: self.send_failed.load(Relaxed),
+        }
+    }
 }
 
 /// Packets of one live session: received from its publishers, lost on the way in (gaps in
@@ -84,6 +136,9 @@ pub struct Snapshot {
     pub nacks_received: u64,
     pub nacks_sent: u64,
     pub keyframe_requests_received: u64,
+    /// The shared media port.
+    #[serde(default)]
+    pub udp: UdpSnapshot,
 }
 
 /// Which gauge a [`Gauge`] guard holds.
@@ -137,6 +192,7 @@ impl Metrics {
             nacks_received: self.rtcp.nacks_received.load(Relaxed),
             nacks_sent: self.rtcp.nacks_sent.load(Relaxed),
             keyframe_requests_received: self.rtcp.keyframe_requests_received.load(Relaxed),
+            udp: self.udp.snapshot(),
         }
     }
 

@@ -48,6 +48,54 @@ fn per_session(
     }
 }
 
+/// The shared media port's datagrams and drops (by reason).
+fn udp(out: &mut String, u: &super::UdpSnapshot) {
+    let counters: [(&str, &str, u64); 5] = [
+        (
+            "giaoban_udp_datagrams_in_total",
+            "Datagrams received on the media UDP port.",
+            u.datagrams_in,
+        ),
+        (
+            "giaoban_udp_datagrams_out_total",
+            "Datagrams sent from the media UDP port.",
+            u.datagrams_out,
+        ),
+        (
+            "giaoban_udp_bytes_in_total",
+            "Bytes received on the media UDP port.",
+            u.bytes_in,
+        ),
+        (
+            "giaoban_udp_bytes_out_total",
+            "Bytes sent from the media UDP port.",
+            u.bytes_out,
+        ),
+        (
+            "giaoban_udp_send_failed_total",
+            "Datagrams the media UDP port could not send (dropped).",
+            u.send_failed,
+        ),
+    ];
+    for (name, help, v) in counters {
+        metric(out, name, "counter", help, v);
+    }
+    let name = "giaoban_udp_dropped_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Datagrams received on the media UDP port and dropped, by reason.\n# TYPE {name} counter"
+    );
+    for (reason, v) in [
+        ("malformed", u.dropped_malformed),
+        ("unknown_source", u.dropped_unknown_source),
+        ("unknown_ufrag", u.dropped_unknown_ufrag),
+        ("bad_credentials", u.dropped_bad_credentials),
+        ("queue_full", u.dropped_queue_full),
+    ] {
+        let _ = writeln!(out, "{name}{{reason=\"{reason}\"}} {v}");
+    }
+}
+
 /// Renders one scrape.
 pub fn render(s: &Scrape) -> String {
     let n = s.snapshot;
@@ -87,7 +135,7 @@ pub fn render(s: &Scrape) -> String {
         ("giaoban_tasks", "SFU tasks.", n.tasks),
         (
             "giaoban_udp_ports_in_use",
-            "UDP ports leased for media.",
+            "UDP ports bound for media (one: media.udp_port).",
             n.udp_ports_in_use,
         ),
     ];
@@ -154,6 +202,7 @@ pub fn render(s: &Scrape) -> String {
     for (name, help, v) in counters {
         metric(&mut out, name, "counter", help, v);
     }
+    udp(&mut out, &n.udp);
     per_session(
         &mut out,
         "giaoban_session_packets_in_total",
@@ -244,6 +293,10 @@ mod tests {
             nacks_received: 1,
             nacks_sent: 5,
             keyframe_requests_received: 6,
+            udp: crate::metrics::UdpSnapshot {
+                dropped_bad_credentials: 4,
+                ..Default::default()
+            },
         };
         let sessions = vec![SessionSnapshot {
             session_id: "a\"b\\c".into(),
@@ -270,6 +323,7 @@ mod tests {
         assert!(text.contains("giaoban_sessions 1\n"));
         assert!(text.contains("giaoban_session_loss_ratio{session=\"a\\\"b\\\\c\"} 0.1\n"));
         assert!(text.contains("process_cpu_seconds_total 1.5\n"));
+        assert!(text.contains("giaoban_udp_dropped_total{reason=\"bad_credentials\"} 4\n"));
         assert!(text.ends_with('\n'));
     }
 }

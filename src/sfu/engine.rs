@@ -1,11 +1,13 @@
 //! Building the SFU's peer connections: the codecs (Opus, VP8) with fixed payload types, the
 //! interceptor chain (defaults plus one that hands keyframe requests to the application), the
-//! setting engine (NAT 1:1 addresses, no mDNS) and the UDP port range. webrtc 0.21 has no
-//! single-port mux, so every peer connection binds one UDP socket on a port leased from
-//! [`PortPool`]. Each connection's state is watched ([`Pc::connected`]: ICE and DTLS up), so that
-//! nothing is forwarded to a subscriber before it can decrypt it. When the last connection is
-//! gone, freed memory is handed back to the OS.
+//! setting engine (NAT 1:1 addresses, no mDNS). Every SFU connection runs on the shared media
+//! port ([`super::udp`]): it is built with that port's runtime, and what it advertises (trickled
+//! candidates here, offers and answers through [`Pc::advertise`]) names the shared port and
+//! registers its ICE credentials for routing. Each connection's state is watched
+//! ([`Pc::connected`]: ICE and DTLS up), so that nothing is forwarded to a subscriber before it
+//! can decrypt it. When the last connection is gone, freed memory is handed back to the OS.
 
+use super::udp::{Attachment, MediaSocket, advertise};
 use crate::config::MediaConfig;
 use crate::metrics::{Gauge, Kind, Metrics, RtcpCounters};
 use rtc::ice::mdns::MulticastDnsMode;
@@ -26,10 +28,10 @@ use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
 };
 use rtc::sansio::Protocol;
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_remote::TrackRemote;
@@ -38,6 +40,7 @@ use webrtc::peer_connection::{
     RTCIceGatheringState, RTCPeerConnectionIceErrorEvent, RTCPeerConnectionIceEvent,
     RTCPeerConnectionState, RTCSignalingState,
 };
+use webrtc::runtime::Runtime;
 
 pub const PT_OPUS: u8 = 111;
 pub const PT_VP8: u8 = 96;
@@ -93,78 +96,12 @@ fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
     Ok(me)
 }
 
-/// A leased UDP port, returned to the pool when dropped.
-#[derive(Debug)]
-pub struct PortLease {
-    pool: Arc<PortPool>,
-    port: u16,
-}
-
-impl Drop for PortLease {
-    fn drop(&mut self) {
-        self.pool
-            .in_use
-            .lock()
-            .expect("port pool")
-            .remove(&self.port);
-    }
-}
-
-/// The configured UDP port range. Port 0..0 means "let the OS pick" (tests run several servers).
-#[derive(Debug)]
-pub struct PortPool {
-    min: u16,
-    max: u16,
-    in_use: Mutex<HashSet<u16>>,
-    cursor: Mutex<u16>,
-}
-
-impl PortPool {
-    pub fn new(min: u16, max: u16) -> Arc<Self> {
-        Arc::new(PortPool {
-            min,
-            max,
-            in_use: Mutex::new(HashSet::new()),
-            cursor: Mutex::new(min),
-        })
-    }
-
-    pub fn in_use(&self) -> usize {
-        self.in_use.lock().expect("port pool").len()
-    }
-
-    /// The next free port after the last one handed out (round robin, so a port just released
-    /// is not reused at once), or `None` when the range is exhausted.
-    fn lease(self: &Arc<Self>) -> Option<PortLease> {
-        if self.min == 0 {
-            return Some(PortLease {
-                pool: self.clone(),
-                port: 0,
-            });
-        }
-        let mut in_use = self.in_use.lock().expect("port pool");
-        let mut cursor = self.cursor.lock().expect("port pool");
-        let span = u32::from(self.max - self.min) + 1;
-        for _ in 0..span {
-            let port = *cursor;
-            *cursor = if port >= self.max { self.min } else { port + 1 };
-            if in_use.insert(port) {
-                return Some(PortLease {
-                    pool: self.clone(),
-                    port,
-                });
-            }
-        }
-        None
-    }
-}
-
-/// A peer connection with what it holds: its port lease and its place in the gauges.
+/// A peer connection with what it holds: its place on the shared port and in the gauges.
 pub struct Pc {
     pub pc: Arc<dyn PeerConnection>,
     /// True while the connection is `connected` (ICE and DTLS up, SRTP keys known).
     pub connected: Arc<AtomicBool>,
-    _lease: PortLease,
+    attachment: Attachment,
     _gauge: Gauge,
     metrics: Arc<Metrics>,
 }
@@ -194,10 +131,12 @@ pub fn release_free_memory() {
     }
 }
 
-/// Passes every event on to the SFU's handler, and keeps [`Pc::connected`] up to date.
+/// Passes every event on to the SFU's handler, keeps [`Pc::connected`] up to date and makes
+/// trickled host candidates name the shared port.
 struct StateWatch {
     inner: Arc<dyn PeerConnectionEventHandler>,
     connected: Arc<AtomicBool>,
+    port: u16,
 }
 
 #[async_trait::async_trait]
@@ -205,7 +144,8 @@ impl PeerConnectionEventHandler for StateWatch {
     async fn on_negotiation_needed(&self) {
         self.inner.on_negotiation_needed().await
     }
-    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+    async fn on_ice_candidate(&self, mut event: RTCPeerConnectionIceEvent) {
+        advertise::rewrite_candidate(&mut event.candidate, self.port);
         self.inner.on_ice_candidate(event).await
     }
     async fn on_ice_candidate_error(&self, event: RTCPeerConnectionIceErrorEvent) {
@@ -234,6 +174,12 @@ impl PeerConnectionEventHandler for StateWatch {
 }
 
 impl Pc {
+    /// An offer or answer of this connection, as it must be sent to the site: host candidates
+    /// on the shared port, and its ICE credentials (new ones after a restart) routed here.
+    pub fn advertise(&self, sdp: &str) -> String {
+        self.attachment.advertise(sdp)
+    }
+
     pub async fn close(&self) {
         if let Err(e) = self.pc.close().await {
             tracing::debug!("closing peer connection: {e}");
@@ -263,59 +209,58 @@ impl MediaSettings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("no free UDP port in the configured range")]
-    NoPort,
     #[error("peer connection: {0}")]
     WebRtc(#[from] webrtc::error::Error),
 }
 
-/// Builds one peer connection on a leased port. A port that fails to bind (taken by another
-/// process) is skipped and the next one tried, a few times.
+/// Builds one SFU peer connection on the shared media port.
 pub async fn new_peer_connection(
     settings: &MediaSettings,
-    ports: &Arc<PortPool>,
+    media: &MediaSocket,
     metrics: &Arc<Metrics>,
     handler: Arc<dyn PeerConnectionEventHandler>,
 ) -> Result<Pc, EngineError> {
     let connected = Arc::new(AtomicBool::new(false));
+    let attachment = media.attach();
     let handler: Arc<dyn PeerConnectionEventHandler> = Arc::new(StateWatch {
         inner: handler,
         connected: connected.clone(),
+        port: attachment.port(),
     });
-    let mut last_err = None;
-    for _ in 0..8 {
-        let lease = ports.lease().ok_or(EngineError::NoPort)?;
-        let addr = SocketAddr::new(settings.bind_ip, lease.port);
-        let rtcp = Some(metrics.rtcp.clone());
-        match build(addr, &settings.nat_1to1_ips, handler.clone(), rtcp).await {
-            Ok(pc) => {
-                return Ok(Pc {
-                    pc,
-                    connected,
-                    _lease: lease,
-                    _gauge: metrics.hold(Kind::PeerConnection),
-                    metrics: metrics.clone(),
-                });
-            }
-            Err(e) => {
-                tracing::warn!(port = lease.port, "peer connection did not bind: {e}");
-                last_err = Some(e);
-            }
-        }
-    }
-    Err(last_err
-        .map(EngineError::WebRtc)
-        .unwrap_or(EngineError::NoPort))
+    // The stack binds a throwaway port on the media address to name its local candidate; the
+    // runtime swaps that socket for a virtual one on the shared port.
+    let addr = SocketAddr::new(settings.bind_ip, 0);
+    let rtcp = Some(metrics.rtcp.clone());
+    let runtime = Some(attachment.runtime());
+    let pc = build_on(addr, &settings.nat_1to1_ips, handler, rtcp, runtime).await?;
+    Ok(Pc {
+        pc,
+        connected,
+        attachment,
+        _gauge: metrics.hold(Kind::PeerConnection),
+        metrics: metrics.clone(),
+    })
 }
 
-/// Builds a peer connection bound to `addr` with giaoban's codecs and interceptors; RTCP
-/// feedback (NACK, PLI/FIR) in and out is counted in `rtcp`. Used by the SFU (through
-/// [`new_peer_connection`]) and by the Rust client.
+/// Builds a peer connection bound to `addr` (a socket of its own) with giaoban's codecs and
+/// interceptors; RTCP feedback (NACK, PLI/FIR) in and out is counted in `rtcp`. Used by the
+/// Rust client.
 pub async fn build(
     addr: SocketAddr,
     nat_1to1_ips: &[String],
     handler: Arc<dyn PeerConnectionEventHandler>,
     rtcp: Option<Arc<RtcpCounters>>,
+) -> Result<Arc<dyn PeerConnection>, webrtc::error::Error> {
+    build_on(addr, nat_1to1_ips, handler, rtcp, None).await
+}
+
+/// [`build`], on `runtime` when given (the shared port's, for the SFU).
+async fn build_on(
+    addr: SocketAddr,
+    nat_1to1_ips: &[String],
+    handler: Arc<dyn PeerConnectionEventHandler>,
+    rtcp: Option<Arc<RtcpCounters>>,
+    runtime: Option<Arc<dyn Runtime>>,
 ) -> Result<Arc<dyn PeerConnection>, webrtc::error::Error> {
     let mut me = media_engine()?;
     let marker = KeyframeRequestMarker {
@@ -333,16 +278,17 @@ pub async fn build(
     if addr.ip().is_loopback() {
         se = se.with_include_loopback_candidate(true);
     }
-    let pc = PeerConnectionBuilder::new()
+    let mut builder = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_media_engine(me)
         .with_setting_engine(se.build())
         .with_interceptor_registry(registry)
         .with_handler(handler)
-        .with_udp_addrs(vec![addr])
-        .build()
-        .await?;
-    Ok(Arc::new(pc))
+        .with_udp_addrs(vec![addr]);
+    if let Some(runtime) = runtime {
+        builder = builder.with_runtime(runtime);
+    }
+    Ok(Arc::new(builder.build().await?))
 }
 
 /// Interceptor that lets PLI and FIR through to the application (they otherwise stop inside the
@@ -416,22 +362,4 @@ impl Interceptor for KeyframeRequestMarker {
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn port_pool_leases_round_robin_and_returns_on_drop() {
-        let pool = PortPool::new(5000, 5002);
-        let a = pool.lease().unwrap();
-        let b = pool.lease().unwrap();
-        let c = pool.lease().unwrap();
-        assert_eq!((a.port, b.port, c.port), (5000, 5001, 5002));
-        assert!(pool.lease().is_none());
-        drop(b);
-        assert_eq!(pool.in_use(), 2);
-        assert_eq!(pool.lease().unwrap().port, 5001);
-    }
 }

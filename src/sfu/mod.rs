@@ -12,16 +12,18 @@ pub mod participant;
 pub mod recording;
 pub mod rewrite;
 pub mod room;
+pub mod udp;
 
 use crate::metrics::Metrics;
 use crate::signal::liveness::MediaHealth;
 use crate::signal::protocol::{ErrorCode, LeaveReason, PcKind, ServerMsg, SessionRef, SiteRef};
-use engine::{MediaSettings, PortPool};
+use engine::MediaSettings;
 use participant::{Control, Participant, PcHandler};
 use room::{Member, Room};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
+use udp::MediaSocket;
 use uuid::Uuid;
 
 /// What happened in a live session: the events of [`crate::live`], emitted by the rooms.
@@ -30,7 +32,7 @@ pub use crate::live::Event as SfuEvent;
 /// What participants and rooms share: settings, ports, counters, the event channel, the rooms.
 pub struct Shared {
     pub settings: MediaSettings,
-    pub ports: Arc<PortPool>,
+    pub media: Arc<MediaSocket>,
     pub metrics: Arc<Metrics>,
     events: Arc<crate::live::Bus>,
     rooms: Mutex<HashMap<String, Arc<Room>>>,
@@ -160,12 +162,12 @@ pub struct Sfu {
 }
 
 impl Sfu {
-    pub fn new(settings: MediaSettings, ports: Arc<PortPool>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(settings: MediaSettings, media: Arc<MediaSocket>, metrics: Arc<Metrics>) -> Self {
         let events = Arc::new(crate::live::Bus::default());
         Sfu {
             shared: Arc::new(Shared {
                 settings,
-                ports,
+                media,
                 metrics,
                 events,
                 rooms: Mutex::new(HashMap::new()),
@@ -202,8 +204,14 @@ impl Sfu {
             .unwrap_or_default()
     }
 
+    /// UDP ports bound for media: the one shared port.
     pub fn ports_in_use(&self) -> usize {
-        self.shared.ports.in_use()
+        1
+    }
+
+    /// The shared media port's address.
+    pub fn media_addr(&self) -> std::net::SocketAddr {
+        self.shared.media.local_addr()
     }
 
     /// Server stop: every connected site is told (`error server_stop`, then close 1001) and
@@ -333,7 +341,7 @@ impl Sfu {
         });
         let subscribe = match engine::new_peer_connection(
             &shared.settings,
-            &shared.ports,
+            &shared.media,
             &shared.metrics,
             handler,
         )

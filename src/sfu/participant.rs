@@ -208,7 +208,7 @@ impl Participant {
             });
             match engine::new_peer_connection(
                 &self.shared.settings,
-                &self.shared.ports,
+                &self.shared.media,
                 &self.shared.metrics,
                 handler,
             )
@@ -236,7 +236,11 @@ impl Participant {
                 );
             }
         };
-        let sdp = answer.sdp.clone();
+        let sdp = self
+            .publish
+            .as_ref()
+            .expect("publish pc")
+            .advertise(&answer.sdp);
         if let Err(e) = pc.set_local_description(answer).await {
             return self.error(
                 ErrorCode::Internal,
@@ -450,7 +454,7 @@ impl Participant {
                 );
             }
         };
-        let sdp = offer.sdp.clone();
+        let sdp = self.subscribe.advertise(&offer.sdp);
         tracing::debug!(site = %self.site_id, %sdp, "subscribe offer");
         if let Err(e) = self.subscribe.pc.set_local_description(offer).await {
             return self.error(

@@ -26,8 +26,7 @@ pub fn test_config_with(dir: &Path, extra: &[(&str, &str)]) -> Config {
     let env = [
         ("GIAOBAN_HTTP_ADDR", "127.0.0.1:0".to_string()),
         ("GIAOBAN_DATA_DIR", dir.display().to_string()),
-        ("GIAOBAN_MEDIA_PORT_MIN", "0".to_string()),
-        ("GIAOBAN_MEDIA_PORT_MAX", "0".to_string()),
+        ("GIAOBAN_MEDIA_UDP_PORT", "0".to_string()),
     ];
     let extra = extra.iter().map(|(k, v)| (k.to_string(), v.to_string()));
     Config::from_toml_str(

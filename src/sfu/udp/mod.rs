@@ -1,0 +1,285 @@
+//! One UDP port for the media of every session (`media.udp_port`). [`MediaSocket`] owns the
+//! socket and one receive task that reads it in batches (`recvmmsg` through `quinn-udp` where the
+//! OS has it, GRO segments split) and routes each datagram (see [`demux`]): by remote address
+//! once a connection has accepted a STUN check from it, else a STUN binding request by the local
+//! ufrag it names, verified against that connection's password. What does not route is dropped
+//! and counted (`giaoban_udp_dropped_total{reason}`). Each peer connection gets an
+//! [`Attachment`]: its runtime ([`socket::MuxRuntime`]), whose sockets are virtual sockets on the
+//! shared one, and the rewrite of what it advertises ([`advertise`]).
+
+pub mod advertise;
+pub mod demux;
+pub mod socket;
+
+use crate::metrics::UdpCounters;
+use demux::{DropReason, PcId, Route, Table, check_credentials};
+use socket::{DATAGRAM_BUF, Datagram, Inbox, MuxRuntime, pick};
+use std::collections::HashMap;
+use std::io::{self, IoSliceMut};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, RwLock};
+use webrtc::runtime::{BATCH_SIZE, RecvMeta, Runtime, UdpSockRef, UdpSocketState};
+
+/// Free datagram buffers kept for reuse; more are freed (memory returns after a peak).
+const POOL_MAX: usize = 1024;
+/// Socket buffer sizes asked for: every session's media goes through this one socket, so the
+/// default (about 200 KB) would overflow in a burst. The kernel caps them at
+/// `net.core.rmem_max` / `wmem_max` (raise those for large briefings).
+const SOCKET_BUFFER: usize = 8 << 20;
+
+/// The routing state: the pure table, and each connection's inboxes by local address.
+#[derive(Default)]
+struct Routes {
+    table: Table,
+    inboxes: HashMap<PcId, Vec<(IpAddr, Arc<Inbox>)>>,
+}
+
+pub(crate) struct Shared {
+    io: tokio::net::UdpSocket,
+    state: UdpSocketState,
+    local: SocketAddr,
+    /// Bound to 0.0.0.0 / [::]: each send names the source address of its connection.
+    wildcard: bool,
+    routes: RwLock<Routes>,
+    pool: Mutex<Vec<Vec<u8>>>,
+    next_id: AtomicU64,
+    counters: Arc<UdpCounters>,
+    crypto: Arc<dyn rtc::crypto::RTCCryptoProvider>,
+}
+
+impl Shared {
+    fn bind(&self, addr: SocketAddr, pc: PcId) {
+        if self.routes.read().expect("routes").table.is_bound(addr, pc) {
+            return;
+        }
+        self.routes.write().expect("routes").table.bind(addr, pc);
+    }
+
+    fn inbox(&self, pc: PcId, ip: IpAddr) -> Arc<Inbox> {
+        let mut routes = self.routes.write().expect("routes");
+        let list = routes.inboxes.entry(pc).or_default();
+        if let Some((_, inbox)) = list.iter().find(|(i, _)| *i == ip) {
+            return inbox.clone();
+        }
+        let inbox = Arc::new(Inbox::default());
+        list.push((ip, inbox.clone()));
+        inbox
+    }
+
+    fn take_buf(&self) -> Vec<u8> {
+        self.pool
+            .lock()
+            .expect("pool")
+            .pop()
+            .unwrap_or_else(|| vec![0; DATAGRAM_BUF])
+    }
+
+    fn give_back(&self, buf: Vec<u8>) {
+        let mut pool = self.pool.lock().expect("pool");
+        if pool.len() < POOL_MAX {
+            pool.push(buf);
+        }
+    }
+
+    fn dropped(&self, reason: DropReason) {
+        let c = &self.counters;
+        let counter = match reason {
+            DropReason::Malformed => &c.dropped_malformed,
+            DropReason::UnknownSource => &c.dropped_unknown_source,
+            DropReason::UnknownUfrag => &c.dropped_unknown_ufrag,
+            DropReason::BadCredentials => &c.dropped_bad_credentials,
+            DropReason::QueueFull => &c.dropped_queue_full,
+        };
+        counter.fetch_add(1, Relaxed);
+    }
+
+    /// Routes one datagram (under the routes' read lock, held by the caller).
+    fn route(&self, routes: &Routes, from: SocketAddr, dst: Option<IpAddr>, d: &[u8]) {
+        self.counters.datagrams_in.fetch_add(1, Relaxed);
+        self.counters.bytes_in.fetch_add(d.len() as u64, Relaxed);
+        let pc = match routes.table.route(from, d) {
+            Route::Bound(pc) => pc,
+            Route::Check { pc, pwd } => {
+                if !check_credentials(d, pwd, self.crypto.crypto()) {
+                    return self.dropped(DropReason::BadCredentials);
+                }
+                pc
+            }
+            Route::Drop(reason) => return self.dropped(reason),
+        };
+        let Some(inbox) = routes.inboxes.get(&pc).and_then(|l| pick(l, dst)) else {
+            return self.dropped(DropReason::UnknownSource);
+        };
+        let mut buf = self.take_buf();
+        let len = d.len().min(buf.len());
+        buf[..len].copy_from_slice(&d[..len]);
+        if let Err(buf) = inbox.push(Datagram { buf, len, from }) {
+            self.give_back(buf);
+            self.dropped(DropReason::QueueFull);
+        }
+    }
+}
+
+/// The shared media socket and its receive task (stopped when this is dropped).
+pub struct MediaSocket {
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for MediaSocket {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl MediaSocket {
+    /// Binds `addr` (port 0: an ephemeral port, for tests) and starts routing.
+    pub fn bind(addr: SocketAddr, counters: Arc<UdpCounters>) -> io::Result<Arc<MediaSocket>> {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::DGRAM,
+            Some(socket2::Protocol::UDP),
+        )?;
+        // Best effort: a smaller buffer still works, it only drops sooner under a burst.
+        let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+        let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+        socket.bind(&addr.into())?;
+        socket.set_nonblocking(true)?;
+        tracing::debug!(
+            recv = socket.recv_buffer_size().unwrap_or(0),
+            send = socket.send_buffer_size().unwrap_or(0),
+            "media socket buffers"
+        );
+        let io = tokio::net::UdpSocket::from_std(socket.into())?;
+        let state = UdpSocketState::new(UdpSockRef::from(&io))?;
+        let local = io.local_addr()?;
+        let crypto = rtc::crypto::default_provider().map_err(io::Error::other)?;
+        let shared = Arc::new(Shared {
+            io,
+            state,
+            local,
+            wildcard: local.ip().is_unspecified(),
+            routes: RwLock::new(Routes::default()),
+            pool: Mutex::new(Vec::new()),
+            next_id: AtomicU64::new(1),
+            counters,
+            crypto,
+        });
+        let task = tokio::spawn(receive(shared.clone()));
+        Ok(Arc::new(MediaSocket { shared, task }))
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local
+    }
+
+    /// A new connection's place on the shared port.
+    pub fn attach(&self) -> Attachment {
+        let pc = self.shared.next_id.fetch_add(1, Relaxed);
+        Attachment {
+            shared: self.shared.clone(),
+            pc,
+        }
+    }
+
+    /// (bound remote addresses, registered ufrags, attached connections with a socket).
+    pub fn routes(&self) -> (usize, usize, usize) {
+        let r = self.shared.routes.read().expect("routes");
+        let (addrs, ufrags) = r.table.len();
+        (addrs, ufrags, r.inboxes.len())
+    }
+}
+
+/// One peer connection's place on the shared port; forgotten (routes, queued datagrams) when
+/// dropped.
+pub struct Attachment {
+    shared: Arc<Shared>,
+    pc: PcId,
+}
+
+impl Attachment {
+    /// The runtime to build the connection with.
+    pub fn runtime(&self) -> Arc<dyn Runtime> {
+        Arc::new(MuxRuntime {
+            shared: self.shared.clone(),
+            pc: self.pc,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.shared.local.port()
+    }
+
+    /// An offer or answer about to be sent: its ICE credentials start routing to this
+    /// connection, and its host candidates name the shared port.
+    pub fn advertise(&self, sdp: &str) -> String {
+        if let Some((ufrag, pwd)) = advertise::ice_credentials(sdp) {
+            let mut routes = self.shared.routes.write().expect("routes");
+            routes.table.add_ufrag(self.pc, ufrag, pwd);
+        }
+        advertise::rewrite_sdp(sdp, self.port())
+    }
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        let inboxes = {
+            let mut routes = self.shared.routes.write().expect("routes");
+            routes.table.forget(self.pc);
+            routes.inboxes.remove(&self.pc).unwrap_or_default()
+        };
+        for (_, inbox) in inboxes {
+            for buf in inbox.drain() {
+                self.shared.give_back(buf);
+            }
+        }
+    }
+}
+
+/// The receive loop: read a batch, route every datagram of it, repeat.
+async fn receive(shared: Arc<Shared>) {
+    // GRO may coalesce several datagrams of one flow into one message: size for it.
+    let chunk = shared.state.gro_segments().max(1) * 1500;
+    let mut storage = vec![0u8; chunk * BATCH_SIZE];
+    let mut meta = [RecvMeta::default(); BATCH_SIZE];
+    loop {
+        if shared.io.readable().await.is_err() {
+            return;
+        }
+        let n = {
+            let mut chunks = storage.chunks_mut(chunk).map(IoSliceMut::new);
+            let mut iovs: [IoSliceMut<'_>; BATCH_SIZE] =
+                std::array::from_fn(|_| chunks.next().expect("BATCH_SIZE chunks"));
+            match shared.io.try_io(tokio::io::Interest::READABLE, || {
+                let n = shared
+                    .state
+                    .recv(UdpSockRef::from(&shared.io), &mut iovs, &mut meta)?;
+                if n == 0 {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Ok(n)
+            }) {
+                Ok(n) => n,
+                // Nothing ready, an ICMP error from a peer that went away, an interrupt: on.
+                Err(_) => continue,
+            }
+        };
+        let routes = shared.routes.read().expect("routes");
+        for (i, m) in meta.iter().enumerate().take(n) {
+            let msg = &storage[i * chunk..i * chunk + m.len.min(chunk)];
+            let stride = if m.stride == 0 {
+                msg.len().max(1)
+            } else {
+                m.stride
+            };
+            for d in msg.chunks(stride) {
+                shared.route(&routes, m.addr, m.dst_ip, d);
+            }
+            if msg.is_empty() {
+                shared.dropped(DropReason::Malformed);
+                shared.counters.datagrams_in.fetch_add(1, Relaxed);
+            }
+        }
+    }
+}
