@@ -3,19 +3,27 @@
 //! (remote address → connection, local ICE ufrag → connection and password) and the route of one
 //! datagram. A remote address is bound to a connection only once that connection has answered a
 //! STUN check from it (see [`is_binding_success`]); until then only an authenticated STUN binding
-//! request naming a known ufrag gets through ([`check_credentials`]). Everything else is dropped
-//! and counted under a [`DropReason`].
+//! request naming a known ufrag gets through ([`check_credentials`]), and the answer to one of
+//! the connection's own checks (same transaction id, from the address it was sent to: a
+//! controlling browser nominates at once and only answers its checks after the server's own
+//! check of that pair succeeded). Everything else is dropped and counted under a [`DropReason`].
 
 use rtc::crypto::RTCCrypto;
 use rtc::stun::attributes::ATTR_USERNAME;
 use rtc::stun::integrity::MessageIntegrity;
 use rtc::stun::message::{BINDING_REQUEST, Message};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
 /// The STUN magic cookie (RFC 5389), bytes 4..8 of every STUN message.
 const MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
 const STUN_HEADER: usize = 20;
+/// Outstanding checks remembered (the oldest are forgotten first); a connection sends a few per
+/// second while it checks, one every few seconds once connected.
+const PENDING_CHECKS: usize = 4096;
+
+/// A STUN transaction id.
+pub type TxId = [u8; 12];
 
 /// Identifies one peer connection attached to the shared socket.
 pub type PcId = u64;
@@ -60,9 +68,8 @@ pub fn is_binding_success(d: &[u8]) -> bool {
 pub enum DropReason {
     /// Not STUN, DTLS or RTP/RTCP, or a truncated STUN message.
     Malformed,
-    /// DTLS, RTP/RTCP or a STUN response or indication from an address no connection has
-    /// accepted (also the answers to a connection's own first checks, before the site's check
-    /// reached it).
+    /// DTLS, RTP/RTCP, or a STUN response or indication answering no check of a connection,
+    /// from an address no connection has accepted.
     UnknownSource,
     /// A STUN binding request from an unknown address naming no known ufrag.
     UnknownUfrag,
@@ -91,6 +98,9 @@ pub enum Route<'t> {
 pub struct Table {
     by_addr: HashMap<SocketAddr, PcId>,
     by_ufrag: HashMap<String, (PcId, String)>,
+    /// Checks the connections sent: transaction id → (connection, destination).
+    checks: HashMap<TxId, (PcId, SocketAddr)>,
+    check_order: VecDeque<TxId>,
 }
 
 impl Table {
@@ -106,7 +116,10 @@ impl Table {
             return Route::Drop(DropReason::UnknownSource);
         }
         if d[0..2] != [0x00, 0x01] {
-            return Route::Drop(DropReason::UnknownSource);
+            return match self.checks.get(&txid(d)) {
+                Some((pc, to)) if *to == from => Route::Bound(*pc),
+                _ => Route::Drop(DropReason::UnknownSource),
+            };
         }
         match request_ufrag(d).and_then(|u| self.by_ufrag.get(u)) {
             Some((pc, pwd)) => Route::Check { pc: *pc, pwd },
@@ -125,6 +138,19 @@ impl Table {
         self.by_addr.insert(addr, pc) != Some(pc)
     }
 
+    /// Remembers a binding request `pc` sends to `to`, so that its answer routes back.
+    pub fn expect_answer(&mut self, d: &[u8], pc: PcId, to: SocketAddr) {
+        let id = txid(d);
+        if self.checks.insert(id, (pc, to)).is_none() {
+            self.check_order.push_back(id);
+        }
+        while self.check_order.len() > PENDING_CHECKS {
+            if let Some(old) = self.check_order.pop_front() {
+                self.checks.remove(&old);
+            }
+        }
+    }
+
     pub fn is_bound(&self, addr: SocketAddr, pc: PcId) -> bool {
         self.by_addr.get(&addr) == Some(&pc)
     }
@@ -133,12 +159,27 @@ impl Table {
     pub fn forget(&mut self, pc: PcId) {
         self.by_addr.retain(|_, p| *p != pc);
         self.by_ufrag.retain(|_, (p, _)| *p != pc);
+        self.checks.retain(|_, (p, _)| *p != pc);
+        let checks = &self.checks;
+        self.check_order.retain(|id| checks.contains_key(id));
     }
 
     /// (bound addresses, registered ufrags).
     pub fn len(&self) -> (usize, usize) {
         (self.by_addr.len(), self.by_ufrag.len())
     }
+}
+
+/// True for a STUN binding request (a check), as a connection sends it.
+pub fn is_binding_request(d: &[u8]) -> bool {
+    d.len() >= STUN_HEADER && d[0..2] == [0x00, 0x01] && d[4..8] == MAGIC_COOKIE
+}
+
+/// The transaction id of a STUN message (at least a whole header, see [`classify`]).
+fn txid(d: &[u8]) -> TxId {
+    let mut id = [0; 12];
+    id.copy_from_slice(&d[8..20]);
+    id
 }
 
 /// The local ufrag (before the colon of USERNAME) of a STUN binding request, read in place.

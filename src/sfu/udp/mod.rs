@@ -2,7 +2,8 @@
 //! socket and one receive task that reads it in batches (`recvmmsg` through `quinn-udp` where the
 //! OS has it, GRO segments split) and routes each datagram (see [`demux`]): by remote address
 //! once a connection has accepted a STUN check from it, else a STUN binding request by the local
-//! ufrag it names, verified against that connection's password. What does not route is dropped
+//! ufrag it names, verified against that connection's password, or the answer to a connection's
+//! own check by its transaction id. What does not route is dropped
 //! and counted (`giaoban_udp_dropped_total{reason}`). Each peer connection gets an
 //! [`Attachment`]: its runtime ([`socket::MuxRuntime`]), whose sockets are virtual sockets on the
 //! shared one, and the rewrite of what it advertises ([`advertise`]).
@@ -54,6 +55,11 @@ impl Shared {
             return;
         }
         self.routes.write().expect("routes").table.bind(addr, pc);
+    }
+
+    fn expect_answer(&self, check: &[u8], pc: PcId, to: SocketAddr) {
+        let mut routes = self.routes.write().expect("routes");
+        routes.table.expect_answer(check, pc, to);
     }
 
     fn inbox(&self, pc: PcId, ip: IpAddr) -> Arc<Inbox> {

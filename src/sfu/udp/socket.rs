@@ -4,10 +4,11 @@
 //! [`MuxRuntime`], the connection's runtime (tokio for everything but sockets). Receiving copies
 //! out of the inbox; sending goes straight out of the shared socket, non-blocking: a full socket
 //! buffer drops the datagram and counts it, as UDP would. A connection sending a STUN binding
-//! success response has accepted a check from that address, which binds the address to it.
+//! success response has accepted a check from that address, which binds the address to it; one
+//! sending a binding request (a check of its own) is expecting the answer from its destination.
 
 use super::Shared;
-use super::demux::{PcId, is_binding_success};
+use super::demux::{PcId, is_binding_request, is_binding_success};
 use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -90,6 +91,9 @@ impl AsyncUdpSocket for VirtualSocket {
     fn poll_send(&self, _cx: &mut Context<'_>, t: &Transmit<'_>) -> Poll<io::Result<usize>> {
         if is_binding_success(t.contents) {
             self.shared.bind(t.destination, self.pc);
+        } else if is_binding_request(t.contents) {
+            self.shared
+                .expect_answer(t.contents, self.pc, t.destination);
         }
         let transmit = Transmit {
             destination: t.destination,
