@@ -21,8 +21,7 @@ fn giaoban(dir: &std::path::Path) -> Command {
     c.current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("GIAOBAN_DATA_DIR", dir)
         .env("GIAOBAN_HTTP_ADDR", "127.0.0.1:0")
-        .env("GIAOBAN_MEDIA_PORT_MIN", "0")
-        .env("GIAOBAN_MEDIA_PORT_MAX", "0");
+        .env("GIAOBAN_MEDIA_UDP_PORT", "0");
     c
 }
 
