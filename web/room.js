@@ -38,6 +38,8 @@
     orphans: [],              // remote tracks that arrived before their owner was known
     backoff: BACKOFF_MIN, reconnectTimer: null,
     status: null, ended: null, statusTimer: null,
+    recording: false,   // the session is being recorded (the `recording` message)
+    isHost: false,      // this site is the session's host site: it may start and stop recording
     early: null,        // { opensAt, startsAt } while the room is not open yet (join window)
     earlyTimer: null,
   };
@@ -457,7 +459,8 @@
       }
       case "recording": {
         // Đang ghi hình: every participant sees that the session is being recorded.
-        document.getElementById("rec-badge").hidden = !msg.active;
+        S.recording = !!msg.active;
+        renderRecording();
         if (!msg.active && msg.error) setStatus(() => t("rec.failed", { error: msg.error }), "error");
         else if (!msg.active) setStatus("rec.stopped", "info", 5000);
         return;
@@ -471,6 +474,18 @@
     }
   }
 
+  // The recording badge for everyone; the start/stop button for the host site.
+  function renderRecording() {
+    $("rec-badge").hidden = !S.recording;
+    const btn = $("rec-toggle");
+    btn.hidden = !(S.isHost && S.joined);
+    btn.textContent = t(S.recording ? "rec.stop" : "rec.start");
+  }
+
+  function toggleRecording() {
+    if (S.conn && S.joined) send(S.conn, { type: "recording", active: !S.recording });
+  }
+
   async function onJoined(c, msg) {
     S.joined = true;
     S.everJoined = true;
@@ -479,6 +494,8 @@
     S.siteId = msg.site?.id ?? null;
     S.siteName = msg.site?.name ?? null;
     S.sessionId = msg.session?.id ?? S.sessionId;
+    S.isHost = !!msg.session?.host_site_id && msg.session.host_site_id === S.siteId;
+    renderRecording();
     if (msg.session?.title) S.info = { ...(S.info || {}), session: { ...(S.info?.session || {}), ...msg.session } };
     renderHeader();
     setConnState("connected");
@@ -704,6 +721,8 @@
     $("cam-btn").addEventListener("click", toggleCamera);
     $("devices-btn").addEventListener("click", () => toggleDevicesPanel());
     $("enable-sound").addEventListener("click", enableSound);
+    $("rec-toggle").addEventListener("click", toggleRecording);
+    window.addEventListener("langchange", renderRecording);
     window.addEventListener("langchange", onLangChange);
     window.addEventListener("online", () => { if (S.active && !S.conn) connect(); });
     renderHeader();

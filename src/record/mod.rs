@@ -10,6 +10,7 @@
 
 pub mod clock;
 pub mod composite;
+pub mod control;
 pub mod grants;
 pub mod manifest;
 pub mod repair;

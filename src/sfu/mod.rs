@@ -136,6 +136,9 @@ impl MediaState {
 /// A joined participant, as its socket task holds it.
 pub struct ParticipantHandle {
     pub id: Uuid,
+    /// The session and the site it joined (for the recording messages of the host site).
+    pub session_id: String,
+    pub site_id: String,
     ctl: mpsc::Sender<Control>,
     media: Arc<MediaState>,
 }
@@ -395,11 +398,18 @@ impl Sfu {
         if let Some(old) = replaced {
             let _ = old.ctl.send(Control::Close(LeaveReason::Replaced)).await;
         }
+        let (recorded_session, recorded_site) = (session.id.clone(), site.id.clone());
         shared.emit(SfuEvent::Joined {
             session_id: session.id,
             site_id: site.id,
             participant_id: id,
         });
-        Ok(ParticipantHandle { id, ctl, media })
+        Ok(ParticipantHandle {
+            id,
+            session_id: recorded_session,
+            site_id: recorded_site,
+            ctl,
+            media,
+        })
     }
 }

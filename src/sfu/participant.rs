@@ -187,6 +187,7 @@ impl Participant {
                 self.error(ErrorCode::AlreadyJoined, "this socket has joined already")
             }
             ClientMsg::Leave => {} // handled by the socket task, which sends Close
+            ClientMsg::Recording { .. } => {} // handled by the socket task (`record::control`)
         }
     }
 

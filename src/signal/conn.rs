@@ -186,6 +186,9 @@ pub async fn serve(socket: WebSocket, app: AppState, device: Option<String>) {
                 reason = LeaveReason::Leave;
                 break;
             }
+            (Some(p), ClientMsg::Recording { active }) => {
+                crate::record::control::from_site(&app, p, active, &out).await
+            }
             (Some(p), msg) => p.send(msg).await,
         }
     }

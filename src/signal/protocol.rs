@@ -47,13 +47,30 @@ pub struct Candidate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMsg {
-    Join { v: u32, token: String },
-    PublishOffer { sdp: String },
-    SubscribeAnswer { sdp: String },
-    IceCandidate { pc: PcKind, candidate: Candidate },
-    Mute { kind: MediaKind, muted: bool },
+    Join {
+        v: u32,
+        token: String,
+    },
+    PublishOffer {
+        sdp: String,
+    },
+    SubscribeAnswer {
+        sdp: String,
+    },
+    IceCandidate {
+        pc: PcKind,
+        candidate: Candidate,
+    },
+    Mute {
+        kind: MediaKind,
+        muted: bool,
+    },
     Ping,
     Leave,
+    /// The host site starts (`active`) or stops the session's recording.
+    Recording {
+        active: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -196,6 +213,8 @@ pub enum ErrorCode {
     /// A control message (floor, mute of another site, layout of others, recording) from a site
     /// that does not control the session: only the host site does.
     NotController,
+    /// A recording could not start or stop (classified session, already recording, ...).
+    RecordingRefused,
 }
 
 impl ErrorCode {
@@ -241,6 +260,7 @@ pub fn decode_client(text: &str) -> Result<ClientMsg, (ErrorCode, String)> {
 
 const KNOWN_CLIENT_TYPES: &[&str] = &[
     "join",
+    "recording",
     "publish_offer",
     "subscribe_answer",
     "ice_candidate",
