@@ -62,6 +62,8 @@ pub enum StartError {
         addr: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// Store, token key and organisation: what both `serve` and the CLI commands need.
@@ -150,8 +152,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr: config.http.addr.clone(),
         source,
     })?;
+    let tls = crate::tls::load(&config.http, &config.data.dir, addr)?;
     let public_url: Arc<str> = if config.http.public_url.is_empty() {
-        format!("http://{addr}").into()
+        format!("{}://{addr}", config.http.scheme()).into()
     } else {
         config.public_url().into()
     };
@@ -188,8 +191,20 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let router = crate::api::router(state.clone());
     let (shutdown, rx) = tokio::sync::watch::channel(false);
     let limits = crate::listener::Limits::from_config(&state.config.http);
-    let task = tokio::spawn(crate::listener::serve(listener, router, limits, rx));
-    tracing::info!(%addr, "giaoban listening");
+    if let Some(t) = &tls {
+        tracing::warn!(cert = %t.cert_path.display(), sha256 = %t.fingerprint, spki_sha256 = %t.spki_sha256,
+            "HTTPS: room PCs trust this certificate by its SHA-256 fingerprint or SPKI hash");
+    }
+    if !state.config.http.redirect_addr.is_empty() {
+        crate::tls::spawn_redirect(
+            &state.config.http.redirect_addr,
+            &state.public_url,
+            rx.clone(),
+        )
+        .await?;
+    }
+    let task = tokio::spawn(crate::listener::serve(listener, router, limits, tls, rx));
+    tracing::info!(%addr, url = %state.public_url, "giaoban listening");
     Ok(Running {
         addr,
         state,

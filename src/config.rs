@@ -147,6 +147,30 @@ pub struct HttpConfig {
     pub max_connections: usize,
     #[serde(default = "defaults::max_connections_per_ip")]
     pub max_connections_per_ip: usize,
+    /// HTTPS on `addr`: off, files (`tls_cert`, `tls_key`) or self_signed (`tls_names`).
+    #[serde(default)]
+    pub tls_mode: crate::tls::TlsMode,
+    #[serde(default)]
+    pub tls_cert: PathBuf,
+    #[serde(default)]
+    pub tls_key: PathBuf,
+    /// Host names and addresses of the self-signed certificate; empty: the address and localhost.
+    #[serde(default)]
+    pub tls_names: Vec<String>,
+    /// A plain-HTTP address that redirects to the HTTPS public URL; empty: none.
+    #[serde(default)]
+    pub redirect_addr: String,
+}
+
+impl HttpConfig {
+    /// `https` when the listener speaks TLS.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls_mode == crate::tls::TlsMode::Off {
+            "http"
+        } else {
+            "https"
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -338,6 +362,7 @@ impl Config {
                 format!("{:?} is not a socket address: {e}", self.http.addr),
             )
         })?;
+        self.validate_tls()?;
         if !self.http.public_url.is_empty() {
             url::Url::parse(&self.http.public_url)
                 .map_err(|e| invalid("http.public_url", format!("not a URL: {e}")))?;
@@ -407,6 +432,47 @@ impl Config {
         self.validate_attendance()?;
         self.validate_limits()?;
         self.validate_org()
+    }
+
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let h = &self.http;
+        if h.tls_mode == crate::tls::TlsMode::Files {
+            if h.tls_cert.as_os_str().is_empty() {
+                return Err(invalid(
+                    "http.tls_cert",
+                    "tls_mode \"files\" needs the certificate file (PEM)",
+                ));
+            }
+            if h.tls_key.as_os_str().is_empty() {
+                return Err(invalid(
+                    "http.tls_key",
+                    "tls_mode \"files\" needs the private key file (PEM)",
+                ));
+            }
+        }
+        if let Some(n) = h.tls_names.iter().find(|n| {
+            n.is_empty() || n.len() > 253 || n.chars().any(|c| c.is_whitespace() || c == '/')
+        }) {
+            return Err(invalid(
+                "http.tls_names",
+                format!("{n:?} is not a host name or address"),
+            ));
+        }
+        if !h.redirect_addr.is_empty() {
+            h.redirect_addr.parse::<SocketAddr>().map_err(|e| {
+                invalid(
+                    "http.redirect_addr",
+                    format!("{:?} is not a socket address: {e}", h.redirect_addr),
+                )
+            })?;
+            if h.tls_mode == crate::tls::TlsMode::Off {
+                return Err(invalid(
+                    "http.redirect_addr",
+                    "redirects to HTTPS: set http.tls_mode too",
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn validate_attendance(&self) -> Result<(), ConfigError> {
@@ -551,7 +617,7 @@ impl Config {
     /// The base URL of join links.
     pub fn public_url(&self) -> String {
         if self.http.public_url.is_empty() {
-            format!("http://{}", self.http.addr)
+            format!("{}://{}", self.http.scheme(), self.http.addr)
         } else {
             self.http.public_url.trim_end_matches('/').to_string()
         }

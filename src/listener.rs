@@ -5,7 +5,8 @@
 //! and is closed, so slow or idle sockets cannot use up the server's file descriptors and memory.
 //! A connection is counted until its socket closes, WebSockets included. The admission rule
 //! ([`Gate`]) is plain data, tested without sockets. On shutdown the loop stops accepting, asks
-//! every connection to finish its current request, and waits for them (bounded).
+//! every connection to finish its current request, and waits for them (bounded). With TLS
+//! (`crate::tls`) each admitted socket is handshaken first, within the header-read timeout.
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -159,11 +160,13 @@ const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/
 /// How long shutdown waits for open connections to finish their requests.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
 
-/// Serves `router` on `listener` until `shutdown` turns true.
+/// Serves `router` on `listener` until `shutdown` turns true; over TLS when `tls` is given (the
+/// handshake must end within the header-read timeout).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<crate::tls::Tls>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let gate = Gate::new(limits);
@@ -203,39 +206,83 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(Counted {
+        let io = Counted {
             io: stream,
             _permit: permit,
-        });
-        let router = router.clone();
-        let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
-            req.extensions_mut().insert(ConnectInfo(addr));
-            tower::ServiceExt::oneshot(router.clone(), req)
-        });
-        let conn = http.serve_connection(io, service).with_upgrades();
-        let mut stop = shutdown.clone();
-        let alive = alive.clone();
-        tokio::spawn(async move {
-            let _alive = alive;
-            tokio::pin!(conn);
-            let stopping = async move {
-                let _ = stop.wait_for(|stop| *stop).await;
-            };
-            let r = tokio::select! {
-                r = conn.as_mut() => r,
-                () = stopping => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(e) = r {
-                tracing::debug!(%addr, "http connection: {e}");
+        };
+        let conn = Conn {
+            http: http.clone(),
+            router: router.clone(),
+            addr,
+            stop: shutdown.clone(),
+            alive: alive.clone(),
+        };
+        match &tls {
+            None => {
+                tokio::spawn(conn.run(io));
             }
-        });
+            Some(tls) => {
+                let acceptor = tls.acceptor.clone();
+                let wait = limits.header_read_timeout;
+                tokio::spawn(async move {
+                    match tokio::time::timeout(wait, acceptor.accept(io)).await {
+                        Ok(Ok(tls_io)) => conn.run(tls_io).await,
+                        Ok(Err(e)) => tracing::debug!(%addr, "tls handshake: {e}"),
+                        Err(_) => tracing::debug!(%addr, "tls handshake timed out"),
+                    }
+                });
+            }
+        }
     }
     drop(listener);
     drop(alive);
     let _ = tokio::time::timeout(SHUTDOWN_WAIT, all_done.recv()).await;
+}
+
+/// One accepted connection, plain or TLS, served until it closes or the server stops.
+struct Conn {
+    http: hyper::server::conn::http1::Builder,
+    router: Router,
+    addr: std::net::SocketAddr,
+    stop: watch::Receiver<bool>,
+    alive: mpsc::Sender<()>,
+}
+
+impl Conn {
+    async fn run<I>(self, io: I)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Conn {
+            http,
+            router,
+            addr,
+            mut stop,
+            alive,
+        } = self;
+        let _alive = alive;
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+            req.extensions_mut().insert(ConnectInfo(addr));
+            tower::ServiceExt::oneshot(router.clone(), req)
+        });
+        let conn = http
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        tokio::pin!(conn);
+        let stopping = async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        };
+        let r = tokio::select! {
+            r = conn.as_mut() => r,
+            () = stopping => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        };
+        if let Err(e) = r {
+            tracing::debug!(%addr, "http connection: {e}");
+        }
+    }
 }
 
 #[cfg(test)]

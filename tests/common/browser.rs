@@ -49,6 +49,11 @@ impl Drop for Browser {
 
 impl Browser {
     pub fn open(bin: &PathBuf, url: &str) -> Browser {
+        Self::open_with(bin, url, &[])
+    }
+
+    /// As [`Browser::open`], with more command-line flags.
+    pub fn open_with(bin: &PathBuf, url: &str, extra: &[String]) -> Browser {
         let profile = tempfile::tempdir().unwrap();
         let child = Command::new(bin)
             .args([
@@ -67,6 +72,7 @@ impl Browser {
                 "--autoplay-policy=no-user-gesture-required",
                 "--remote-debugging-port=0",
             ])
+            .args(extra)
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg(url)
             .stdout(Stdio::null())
