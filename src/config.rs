@@ -29,6 +29,30 @@ pub struct Config {
     pub record: RecordConfig,
     #[serde(default)]
     pub kiosk: KioskConfig,
+    #[serde(default)]
+    pub turn: TurnConfig,
+}
+
+/// `[turn]`: TURN servers given to room pages, with coturn REST-scheme credentials.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TurnConfig {
+    /// `turn:host:port?transport=udp|tcp`, `turns:host:443?transport=tcp`, `stun:host:port`.
+    pub urls: Vec<String>,
+    /// coturn's `static-auth-secret`.
+    pub secret: String,
+    /// Credentials are valid this long after a join (seconds).
+    pub ttl_secs: u64,
+}
+
+impl Default for TurnConfig {
+    fn default() -> Self {
+        TurnConfig {
+            urls: Vec::new(),
+            secret: String::new(),
+            ttl_secs: 86_400,
+        }
+    }
 }
 
 /// `[record]`: where recordings go, their size limit, queues, signed URLs and retention.
@@ -363,6 +387,7 @@ impl Config {
             )
         })?;
         self.validate_tls()?;
+        self.validate_turn()?;
         if !self.http.public_url.is_empty() {
             url::Url::parse(&self.http.public_url)
                 .map_err(|e| invalid("http.public_url", format!("not a URL: {e}")))?;
@@ -432,6 +457,30 @@ impl Config {
         self.validate_attendance()?;
         self.validate_limits()?;
         self.validate_org()
+    }
+
+    fn validate_turn(&self) -> Result<(), ConfigError> {
+        let t = &self.turn;
+        if let Some(u) = t.urls.iter().find(|u| !crate::turn::valid_url(u)) {
+            return Err(invalid(
+                "turn.urls",
+                format!("{u:?} is not like \"turn:turn.example.vn:3478?transport=udp\""),
+            ));
+        }
+        let has_turn = t.urls.iter().any(|u| u.starts_with("turn"));
+        if has_turn && t.secret.len() < 16 {
+            return Err(invalid(
+                "turn.secret",
+                "must be coturn's static-auth-secret, at least 16 characters, when turn.urls has a turn: server",
+            ));
+        }
+        if !(60..=7 * 86_400).contains(&t.ttl_secs) {
+            return Err(invalid(
+                "turn.ttl_secs",
+                "must be 60 to 604800 seconds (longer than the longest session)",
+            ));
+        }
+        Ok(())
     }
 
     fn validate_tls(&self) -> Result<(), ConfigError> {

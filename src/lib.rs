@@ -21,6 +21,7 @@ pub mod sfu;
 pub mod signal;
 pub mod store;
 pub mod tls;
+pub mod turn;
 pub mod webhooks;
 
 /// Asia/Ho_Chi_Minh: UTC+7 all year (no daylight saving time).

@@ -344,7 +344,8 @@
   }
 
   function makePc(c, name) {
-    const pc = new RTCPeerConnection({});
+    const pc = new RTCPeerConnection(window.GiaobanIce.config());
+    window.GiaobanIce.watch(pc, name);
     pc.onicecandidate = (ev) => {
       if (!ev.candidate || !ev.candidate.candidate || !live(c)) return;
       send(c, { type: "ice_candidate", pc: name, candidate: ev.candidate.toJSON() });
@@ -465,6 +466,7 @@
         else if (!msg.active) setStatus("rec.stopped", "info", 5000);
         return;
       }
+      case "ice_servers": window.GiaobanIce.setServers(msg); return;
       case "pong": return;
       case "error":
         if (FATAL_CODES.has(msg.code)) { fatal(msg.code, msg.message); return; }

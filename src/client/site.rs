@@ -242,7 +242,13 @@ impl SiteClient {
             token: token.to_string(),
         })
         .await?;
-        let joined = match sig.recv_timeout(Duration::from_secs(10)).await? {
+        let mut next = sig.recv_timeout(Duration::from_secs(10)).await?;
+        // TURN servers come before `joined` when the server has them; this client connects
+        // directly.
+        while let Incoming::Msg(ServerMsg::IceServers { .. }) = next {
+            next = sig.recv_timeout(Duration::from_secs(10)).await?;
+        }
+        let joined = match next {
             Incoming::Msg(m @ ServerMsg::Joined { .. }) => m,
             Incoming::Msg(ServerMsg::Error { code, message }) => {
                 return Err(ClientError::Server { code, message });

@@ -275,6 +275,18 @@ async fn join(
         Some(credential) => Some(device_of(app, credential, &info.site.id).await?),
         None => None,
     };
+    // TURN servers first, so that the page has them when `joined` makes it open its connections.
+    let now = chrono::Utc::now().timestamp();
+    if let Some((servers, expires_at)) =
+        crate::turn::ice_servers(&app.config.turn, &info.site.id, now)
+    {
+        let _ = out
+            .send(ServerMsg::IceServers {
+                servers,
+                expires_at,
+            })
+            .await;
+    }
     let invited = crate::store::sessions::site_ids(&app.pool, &info.session.id)
         .await
         .map_err(|e| (ErrorCode::Internal, e.to_string()))?;

@@ -176,6 +176,12 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// The TURN/STUN servers for this site's peer connections, with credentials valid until
+    /// `expires_at` (Unix seconds); sent just before `joined` when the server has TURN configured.
+    IceServers {
+        servers: Vec<crate::turn::IceServer>,
+        expires_at: i64,
+    },
 }
 
 /// Stable error codes (docs/protocol.md lists what each means and whether it closes).
