@@ -266,6 +266,15 @@ async fn start_recorder(
     let dir = config.record_dir();
     crate::record::repair::repair_all(pool, &dir).await?;
     crate::record::composite::fail_unfinished(pool).await?;
+    crate::record::retention::spawn_every(
+        pool.clone(),
+        dir.clone(),
+        crate::record::retention::Policy {
+            one_off_days: config.record.retention_days,
+            recurring_days: config.record.retention_days_recurring,
+        },
+        std::time::Duration::from_secs(config.record.retention_sweep_minutes * 60),
+    );
     let recorder = crate::record::Recorder::new(
         pool.clone(),
         sfu.clone(),

@@ -65,8 +65,11 @@ pub struct RecordConfig {
     pub max_bytes: u64,
     pub queue: usize,
     pub url_ttl_secs: u64,
-    /// 0: kept for ever.
+    /// Days a one-off session's recording is kept (0: for ever).
     pub retention_days: u32,
+    /// Days a recording of a recurring session's occurrence is kept (0: for ever).
+    pub retention_days_recurring: u32,
+    pub retention_sweep_minutes: u64,
 }
 
 impl Default for RecordConfig {
@@ -77,6 +80,8 @@ impl Default for RecordConfig {
             queue: 1024,
             url_ttl_secs: 300,
             retention_days: 365,
+            retention_days_recurring: 180,
+            retention_sweep_minutes: 60,
         }
     }
 }
@@ -408,6 +413,12 @@ impl Config {
         }
         if !(10..=86_400).contains(&self.record.url_ttl_secs) {
             return Err(invalid("record.url_ttl_secs", "must be 10 to 86400"));
+        }
+        if !(1..=10_080).contains(&self.record.retention_sweep_minutes) {
+            return Err(invalid(
+                "record.retention_sweep_minutes",
+                "must be 1 to 10080",
+            ));
         }
         if !self.auth.token_secret.is_empty() && self.auth.token_secret.len() < 32 {
             return Err(invalid(

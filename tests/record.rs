@@ -178,3 +178,78 @@ async fn three_sites_joining_at_different_times_are_recorded_in_sync() {
     }
     server.running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_that_reconnects_gets_a_second_file_and_both_play() {
+    let server = TestServer::start().await;
+    let created = server.create_session(HOST, &SITES[..1]).await;
+    let sid = created.session_id.clone();
+    let operator = server.login(Role::Operator).await;
+    let (status, started) = body(
+        operator
+            .post(
+                &format!("/api/sessions/{sid}/recording/start"),
+                &serde_json::json!({}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let started_at = parse_time(&started["started_at"]);
+    let token = token(&created.links[HOST]);
+    let mut sent = Vec::new();
+    for _ in 0..2 {
+        let site = SiteClient::join(&server.ws_url(), &token, LOCAL)
+            .await
+            .unwrap();
+        sent.push(publish(&site, Instant::now() + Duration::from_secs(4)).await);
+        site.drop_connection().await; // a lost connection, then a reconnect
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (status, _) = body(
+        operator
+            .post(
+                &format!("/api/sessions/{sid}/recording/stop"),
+                &serde_json::json!({}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, list) = body(
+        operator
+            .get(&format!("/api/sessions/{sid}/recordings"))
+            .await,
+    )
+    .await;
+    let files = list[0]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let http = reqwest::Client::new();
+    for (f, truth) in files.iter().zip(&sent) {
+        assert_eq!(f["status"], "complete");
+        let offset = f["offset_ms"].as_i64().unwrap() as f64 / 1000.0;
+        let true_offset = secs_between(started_at, truth.first_key);
+        assert!(
+            (offset - true_offset).abs() <= 0.2,
+            "offset {offset:.3} s, sent at {true_offset:.3} s"
+        );
+        let bytes = http
+            .get(server.http_url() + f["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let path = server.dir.path().join(f["file"].as_str().unwrap());
+        std::fs::write(&path, &bytes).unwrap();
+        let (streams, duration) = probe(&path);
+        assert_eq!(streams.len(), 2);
+        let truth = secs_between(truth.first_key, truth.last);
+        assert!(
+            (duration - truth).abs() <= 0.5,
+            "duration {duration:.2} s, sent {truth:.2} s"
+        );
+    }
+    server.running.stop().await;
+}

@@ -326,3 +326,74 @@ async fn a_full_disk_stops_the_recording_and_the_session_goes_on() {
     site.leave().await;
     server.running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_expired_recordings_except_those_on_legal_hold() {
+    let server = TestServer::start().await;
+    let operator = server.login(Role::Operator).await;
+    let (kept_session, kept) = record_a_little(&server, &operator, 1).await;
+    let (gone_session, gone) = record_a_little(&server, &operator, 1).await;
+    let secretariat = server.login(Role::Secretariat).await;
+    let hold = serde_json::json!({"hold": true});
+    let (status, _) = body(
+        operator
+            .put(&format!("/api/recordings/{kept}/hold"), &hold)
+            .await,
+    )
+    .await;
+    assert_eq!(status, 403, "an operator sets no legal hold");
+    let (status, _) = body(secretariat.put("/api/recordings/nope/hold", &hold).await).await;
+    assert_eq!(status, 404);
+    let (status, _) = body(
+        secretariat
+            .put(&format!("/api/recordings/{kept}/hold"), &hold)
+            .await,
+    )
+    .await;
+    assert_eq!(status, 204);
+
+    let state = &server.running.state;
+    let dir = state.config.record_dir();
+    let policy = giaoban::record::retention::Policy {
+        one_off_days: 30,
+        recurring_days: 30,
+    };
+    let soon = chrono::Utc::now() + chrono::Duration::days(29);
+    let none = giaoban::record::retention::sweep(&state.pool, &dir, policy, soon)
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "nothing expires before its time");
+    let later = chrono::Utc::now() + chrono::Duration::days(31);
+    let deleted = giaoban::record::retention::sweep(&state.pool, &dir, policy, later)
+        .await
+        .unwrap();
+    assert_eq!(deleted, vec![gone.clone()]);
+    assert!(!dir.join(&gone).exists(), "its files are gone");
+    assert!(
+        dir.join(&kept).join("manifest.json").exists(),
+        "the held one stays"
+    );
+    let (_, list) = body(
+        operator
+            .get(&format!("/api/sessions/{gone_session}/recordings"))
+            .await,
+    )
+    .await;
+    assert_eq!(list, serde_json::json!([]));
+    let (_, list) = body(
+        operator
+            .get(&format!("/api/sessions/{kept_session}/recordings"))
+            .await,
+    )
+    .await;
+    assert_eq!(list[0]["recording"]["legal_hold"], true);
+    let (status, _) = body(operator.get(&format!("/api/recordings/{gone}")).await).await;
+    assert_eq!(status, 404);
+    let auditor = server.login(Role::Auditor).await;
+    let (_, audit) = body(auditor.get("/api/audit?action=recording.delete").await).await;
+    assert_eq!(audit[0]["actor"], "system:retention", "{audit}");
+    assert_eq!(audit[0]["target"], format!("recording:{gone}"));
+    let (_, audit) = body(auditor.get("/api/audit?action=recording.hold").await).await;
+    assert_eq!(audit.as_array().unwrap().len(), 1);
+    server.running.stop().await;
+}

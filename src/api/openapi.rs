@@ -27,7 +27,7 @@ use utoipa::OpenApi;
         super::chair::live,
         super::recordings::start, super::recordings::stop, super::recordings::of_session,
         super::recordings::review_list, super::recordings::detail, super::recordings::list_grants,
-        super::recordings::add_grant, super::recordings::revoke_grant,
+        super::recordings::add_grant, super::recordings::revoke_grant, super::recordings::set_hold,
         super::recording_files::file, super::recording_files::composite_start,
         super::recording_files::composite_status),
     tags((name = "org", description = "Units and sites"), (name = "sessions", description = "Sessions and join links"), (name = "live", description = "Live state of the SFU"), (name = "accounts", description = "Login, users, room-PC device credentials"), (name = "audit", description = "The hash-chained audit log"), (name = "invitations", description = "Invitations, join links and readiness of sites"), (name = "attendance", description = "Roll call (điểm danh): live board, marks, reports; webhooks in docs/webhooks.md"), (name = "recordings", description = "Recordings (ghi hình): start/stop, files with signed URLs, review, grants"))

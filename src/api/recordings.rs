@@ -16,7 +16,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
             get(list_grants).post(add_grant),
         )
         .route("/api/recordings/{rid}/grants/{gid}", delete(revoke_grant))
+        .route("/api/recordings/{rid}/hold", put(set_hold))
         .merge(super::recording_files::routes())
 }
 
@@ -432,6 +433,41 @@ pub async fn revoke_grant(
         crate::audit::actions::PERMISSION_REVOKE,
         &format!("recording:{rid}"),
         serde_json::json!({ "grant_id": gid }),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A legal hold to set (`true`) or lift.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldInput {
+    pub hold: bool,
+}
+
+/// Sets or lifts the legal hold of a recording (secretariat, admin; audited): a held recording is
+/// never deleted by retention.
+#[utoipa::path(put, path = "/api/recordings/{rid}/hold", tag = "recordings",
+    params(("rid" = String, Path, description = "recording id")), request_body = HoldInput,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_hold(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(rid): Path<String>,
+    body: std::result::Result<Json<HoldInput>, JsonRejection>,
+) -> Result<StatusCode> {
+    let rec = recording(&app, &rid).await?;
+    authorize_session(&app, &principal, Action::ManageRecordings, &rec.session_id).await?;
+    let Json(input) = body?;
+    if !crate::record::retention::set_hold(&app.pool, &rid, input.hold).await? {
+        return Err(RecError::NoRecording(rid));
+    }
+    crate::audit::append(
+        &app.pool,
+        &principal.actor(),
+        crate::audit::actions::RECORDING_HOLD,
+        &format!("recording:{rid}"),
+        serde_json::json!({ "hold": input.hold }),
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)

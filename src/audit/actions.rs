@@ -30,6 +30,8 @@ pub const RECORDING_STOP: &str = "recording.stop";
 pub const RECORDING_VIEW: &str = "recording.view";
 pub const RECORDING_DOWNLOAD: &str = "recording.download";
 pub const RECORDING_DELETE: &str = "recording.delete";
+/// A legal hold set on or lifted from a recording (it is then never deleted by retention).
+pub const RECORDING_HOLD: &str = "recording.hold";
 
 pub const PERMISSION_GRANT: &str = "permission.grant";
 pub const PERMISSION_REVOKE: &str = "permission.revoke";
@@ -62,6 +64,7 @@ pub const ALL: &[&str] = &[
     RECORDING_VIEW,
     RECORDING_DOWNLOAD,
     RECORDING_DELETE,
+    RECORDING_HOLD,
     PERMISSION_GRANT,
     SITE_LINK_ISSUE,
     SITE_LINK_REVOKE,

@@ -76,6 +76,10 @@ pub struct Options {
     /// No progress line.
     #[arg(long)]
     pub quiet: bool,
+    /// Record every session (started before the sites join, stopped after the window), to
+    /// measure what recording costs.
+    #[arg(long)]
+    pub record: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -269,6 +273,17 @@ pub async fn run(o: Options) -> Result<Report, LoadTestError> {
                 bind_ip: o.bind,
             });
         }
+        if o.record {
+            admin
+                .post(
+                    &format!("/api/sessions/{}/recording/start", created.session_id),
+                    &serde_json::json!({}),
+                )
+                .await
+                .map_err(api::ApiError::Http)?
+                .error_for_status()
+                .map_err(api::ApiError::Http)?;
+        }
         sessions.push(created.session_id);
     }
     specs.sort_by_key(|s| s.index);
@@ -365,6 +380,14 @@ pub async fn run(o: Options) -> Result<Report, LoadTestError> {
             {
                 errors.push(e);
             }
+        }
+    }
+    for id in sessions.iter().filter(|_| o.record) {
+        let stop = format!("/api/sessions/{id}/recording/stop");
+        if let Err(e) = admin.post(&stop, &serde_json::json!({})).await
+            && errors.len() < 10
+        {
+            errors.push(format!("stopping the recording of {id}: {e}"));
         }
     }
     for id in &sessions {

@@ -14,6 +14,7 @@ pub mod control;
 pub mod grants;
 pub mod manifest;
 pub mod repair;
+pub mod retention;
 pub mod signed;
 pub mod site;
 pub mod store;

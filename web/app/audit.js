@@ -15,7 +15,7 @@
     ["session", ["session.create", "session.update", "session.cancel"]],
     ["invitation", ["invitation.issue", "invitation.revoke", "invitation.status"]],
     ["live", ["site.join", "site.leave", "floor.give", "site.mute", "site.unmute"]],
-    ["recording", ["recording.start", "recording.stop", "recording.view", "recording.download", "recording.delete"]],
+    ["recording", ["recording.start", "recording.stop", "recording.view", "recording.download", "recording.delete", "recording.hold"]],
     ["permission", ["permission.grant", "permission.revoke"]],
     ["org", ["org.unit.create", "org.unit.update", "org.site.save"]],
   ];

@@ -249,6 +249,8 @@
       el("div", { class: "form-actions" }, ...actions.filter(Boolean)));
     $("detail").hidden = false;
     document.title = `${d.title} – ${t("app.name")}`;
+    // session-recording.js adds the recording controls below.
+    window.dispatchEvent(new CustomEvent("gb:session-detail", { detail: { session: d, who } }));
   }
 
   async function loadDetail(id) {

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# What recording costs (docs/performance.md, "Recording"): a release server with a temporary data
+# directory, 20 publishing sites in 10 sessions of two (each site sees the other), driven by
+# `giaoban loadtest`, once without and once with every session recorded (`--record`), ROUNDS times
+# alternately. Per round it prints the server's CPU per forwarded packet in both runs, the extra
+# CPU per recorded packet (every packet the server received in the window is recorded), the bytes
+# written per minute per site, and the time the composite job takes per minute of recording (one
+# recording of the last run, built through the API).
+# Usage: benches/record.sh    Env: ROUNDS (default 2), DURATION (s, default 20), WARMUP (3),
+# OUT (default target/record-bench), SKIP_BUILD=1, BIN (the server binary).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-2}
+DURATION=${DURATION:-20}
+WARMUP=${WARMUP:-3}
+OUT=${OUT:-target/record-bench}
+mkdir -p "$OUT"
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --bin giaoban >&2
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/giaoban}
+PASSWORD="record-bench-password-2026"
+SERVER_PID=""
+DATA=""
+
+start_server() {
+  DATA=$(mktemp -d)
+  GIAOBAN_DATA_DIR=$DATA GIAOBAN_PASSWORD=$PASSWORD "$BIN" user add --name bench-admin \
+    --role admin >/dev/null 2>&1
+  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  GIAOBAN_DATA_DIR=$DATA GIAOBAN_HTTP_ADDR=127.0.0.1:$PORT GIAOBAN_MEDIA_UDP_PORT=0 \
+    GIAOBAN_LOG=error "$BIN" serve >"$OUT/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return 0
+    sleep 0.1
+  done
+  echo "server did not start" >&2
+  exit 1
+}
+
+stop_server() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+  [ -n "$DATA" ] && rm -rf "$DATA"
+  DATA=""
+}
+trap stop_server EXIT
+
+run() { # name, extra loadtest options
+  local name=$1
+  shift
+  start_server
+  GIAOBAN_LOADTEST_USER=bench-admin GIAOBAN_LOADTEST_PASSWORD=$PASSWORD "$BIN" loadtest \
+    --url "http://127.0.0.1:$PORT" --server-pid "$SERVER_PID" --duration "$DURATION" \
+    --warmup "$WARMUP" --sites 20 --sessions 10 --quiet --json "$@" >"$OUT/$name.json"
+}
+
+# Builds the composite of one recording through the API; prints "seconds recording_seconds".
+composite() {
+  local jar="$OUT/cookies" rec id total start job status
+  rm -f "$jar"
+  curl -sf -c "$jar" -H 'content-type: application/json' \
+    -d "{\"username\":\"bench-admin\",\"password\":\"$PASSWORD\"}" \
+    "http://127.0.0.1:$PORT/api/login" >/dev/null
+  local csrf
+  csrf=$(awk '$6 == "giaoban_csrf" {print $7}' "$jar")
+  rec=$(ls -d "$DATA"/recordings/*/ | head -1)
+  id=$(basename "$rec")
+  total=$(jq '[.files[] | .offset_ms + (.duration_ms // 0)] | max / 1000' "$rec/manifest.json")
+  start=$(date +%s.%N)
+  curl -sf -b "$jar" -H "x-csrf-token: $csrf" -H 'content-type: application/json' -d '{}' \
+    "http://127.0.0.1:$PORT/api/recordings/$id/composite" >/dev/null
+  while :; do
+    job=$(curl -sf -b "$jar" "http://127.0.0.1:$PORT/api/recordings/$id/composite")
+    status=$(jq -r .status <<<"$job")
+    [ "$status" = done ] && break
+    [ "$status" = failed ] && { echo "composite failed: $job" >&2; echo "0 $total"; return; }
+    sleep 0.2
+  done
+  echo "$(echo "$(date +%s.%N) - $start" | bc) $total"
+}
+
+for round in $(seq "$ROUNDS"); do
+  run plain
+  stop_server
+  run record --record
+  bytes=$(find "$DATA/recordings" -name '*.webm' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+  minutes=$(cat "$DATA"/recordings/*/manifest.json | jq -s '[.[].files[].duration_ms // 0] | add / 60000')
+  read -r comp_s comp_total < <(composite)
+  stop_server
+  jq -n --slurpfile p "$OUT/plain.json" --slurpfile r "$OUT/record.json" \
+    --argjson bytes "$bytes" --argjson minutes "$minutes" \
+    --argjson comp_s "$comp_s" --argjson comp_total "$comp_total" --arg round "$round" '
+    ($p[0].server) as $a | ($r[0].server) as $b |
+    "| \($round) | \($a.us_per_forwarded_packet*10|round/10) | \($b.us_per_forwarded_packet*10|round/10) | \($b.packets_in) | \((($b.cpu_seconds - $a.cpu_seconds) * 1e6 / $b.packets_in)*10|round/10) | \($r[0].server.peak_rss_mb|round) (\($a.peak_rss_mb|round)) | \(($bytes / $minutes / 1e6)*100|round/100) MB | \($comp_s*10|round/10) s for \($comp_total) s: \(($comp_s * 60 / $comp_total)*10|round/10) s/min | \($r[0].packets.loss_ratio*100*1000|round/1000) % |"' -r
+done
