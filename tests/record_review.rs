@@ -176,3 +176,68 @@ async fn a_granted_reviewer_plays_a_recording_and_seeks_by_chapter() {
     );
     server.running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_form_says_a_classified_session_is_not_recorded_and_unticks_nothing() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let secretariat = server.login(Role::Secretariat).await;
+    let base = server.http_url();
+    let next: String = url::form_urlencoded::byte_serialize(b"/app/session").collect();
+    let browser = Browser::open(&bin, &format!("{base}/login?next={next}"));
+    let login = browser.page_ws_matching("/login").await;
+    wait_for(
+        &login,
+        "!document.getElementById('login-submit').disabled",
+        "the login form",
+    )
+    .await;
+    eval(
+        &login,
+        &format!(
+            "(() => {{ document.getElementById('username').value = {:?}; document.getElementById('password').value = {PASSWORD:?}; document.getElementById('login-submit').click(); return true; }})()",
+            secretariat.username
+        ),
+    )
+    .await;
+    let page = browser.page_ws_matching("/app/session").await;
+    wait_for(
+        &page,
+        "!document.getElementById('editor').hidden",
+        "the session form",
+    )
+    .await;
+    let tick = |id: &str| {
+        format!(
+            "(() => {{ const b = document.getElementById({id:?}); b.click(); return true; }})()"
+        )
+    };
+    eval(&page, &tick("f-record")).await;
+    eval(&page, &tick("f-classified")).await;
+    let state = eval(
+        &page,
+        "[document.getElementById('f-classified').checked, document.getElementById('f-record').checked, document.getElementById('record-hint').hidden]",
+    )
+    .await;
+    assert_eq!(
+        state,
+        serde_json::json!([true, true, false]),
+        "both stay ticked and the form says why not"
+    );
+    let hint = eval(&page, "document.getElementById('record-hint').textContent").await;
+    assert_eq!(hint, "Phiên họp mật không được ghi hình.");
+    eval(&page, &tick("f-record")).await;
+    let state = eval(
+        &page,
+        "[document.getElementById('f-classified').checked, document.getElementById('record-hint').hidden]",
+    )
+    .await;
+    assert_eq!(
+        state,
+        serde_json::json!([true, true]),
+        "unticking one box changes nothing else"
+    );
+    server.running.stop().await;
+}
