@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # What recording costs (docs/performance.md, "Recording"): a release server with a temporary data
 # directory, 20 publishing sites in 10 sessions of two (each site sees the other), driven by
-# `giaoban loadtest`, once without and once with every session recorded (`--record`), ROUNDS times
-# alternately. Per round it prints the server's CPU per forwarded packet in both runs, the extra
+# `giaoban loadtest`, once without and once with every session recorded (started through the
+# API as soon as the load tester has created the sessions, before the measured window; stopped
+# after it), ROUNDS times alternately. Per round it prints the server's CPU per forwarded packet in both runs, the extra
 # CPU per recorded packet (every packet the server received in the window is recorded), the bytes
 # written per minute per site, and the time the composite job takes per minute of recording (one
 # recording of the last run, built through the API).
-# Usage: benches/record.sh    Env: ROUNDS (default 2), DURATION (s, default 20), WARMUP (3),
+# Usage: benches/record.sh    Env: ROUNDS (default 2), DURATION (s, default 20), WARMUP (8),
 # OUT (default target/record-bench), SKIP_BUILD=1, BIN (the server binary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-2}
 DURATION=${DURATION:-20}
-WARMUP=${WARMUP:-3}
+WARMUP=${WARMUP:-8}
 OUT=${OUT:-target/record-bench}
 mkdir -p "$OUT"
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --bin giaoban >&2
@@ -45,32 +46,56 @@ stop_server() {
 }
 trap stop_server EXIT
 
-run() { # name, extra loadtest options
-  local name=$1
-  shift
+JAR="$OUT/cookies"
+CSRF=""
+login() {
+  rm -f "$JAR"
+  curl -sf -c "$JAR" -H 'content-type: application/json' \
+    -d "{\"username\":\"bench-admin\",\"password\":\"$PASSWORD\"}" \
+    "http://127.0.0.1:$PORT/api/login" >/dev/null
+  CSRF=$(awk '$6 == "giaoban_csrf" {print $7}' "$JAR")
+}
+post() { # path
+  curl -sf -b "$JAR" -H "x-csrf-token: $CSRF" -H 'content-type: application/json' -d '{}' \
+    "http://127.0.0.1:$PORT$1"
+}
+sessions() {
+  sqlite3 "$DATA/giaoban.db" "SELECT id FROM sessions WHERE status = 'scheduled' AND title LIKE 'Đo tải%'"
+}
+
+run() { # name, record (yes/no)
+  local name=$1 record=$2
   start_server
   GIAOBAN_LOADTEST_USER=bench-admin GIAOBAN_LOADTEST_PASSWORD=$PASSWORD "$BIN" loadtest \
     --url "http://127.0.0.1:$PORT" --server-pid "$SERVER_PID" --duration "$DURATION" \
-    --warmup "$WARMUP" --sites 20 --sessions 10 --quiet --json "$@" >"$OUT/$name.json"
+    --warmup "$WARMUP" --sites 20 --sessions 10 --quiet --json >"$OUT/$name.json" &
+  local lt=$!
+  if [ "$record" = yes ]; then
+    login
+    for _ in $(seq 200); do
+      [ "$(sessions | wc -l)" -ge 10 ] && break
+      sleep 0.05
+    done
+    for id in $(sessions); do post "/api/sessions/$id/recording/start" >/dev/null; done
+  fi
+  wait "$lt"
+  if [ "$record" = yes ]; then
+    for id in $(sqlite3 "$DATA/giaoban.db" "SELECT session_id FROM recordings WHERE status = 'recording'"); do
+      post "/api/sessions/$id/recording/stop" >/dev/null
+    done
+  fi
 }
 
 # Builds the composite of one recording through the API; prints "seconds recording_seconds".
 composite() {
-  local jar="$OUT/cookies" rec id total start job status
-  rm -f "$jar"
-  curl -sf -c "$jar" -H 'content-type: application/json' \
-    -d "{\"username\":\"bench-admin\",\"password\":\"$PASSWORD\"}" \
-    "http://127.0.0.1:$PORT/api/login" >/dev/null
-  local csrf
-  csrf=$(awk '$6 == "giaoban_csrf" {print $7}' "$jar")
+  local rec id total start job status
   rec=$(ls -d "$DATA"/recordings/*/ | head -1)
   id=$(basename "$rec")
   total=$(jq '[.files[] | .offset_ms + (.duration_ms // 0)] | max / 1000' "$rec/manifest.json")
   start=$(date +%s.%N)
-  curl -sf -b "$jar" -H "x-csrf-token: $csrf" -H 'content-type: application/json' -d '{}' \
-    "http://127.0.0.1:$PORT/api/recordings/$id/composite" >/dev/null
+  post "/api/recordings/$id/composite" >/dev/null
   while :; do
-    job=$(curl -sf -b "$jar" "http://127.0.0.1:$PORT/api/recordings/$id/composite")
+    job=$(curl -sf -b "$JAR" "http://127.0.0.1:$PORT/api/recordings/$id/composite")
     status=$(jq -r .status <<<"$job")
     [ "$status" = done ] && break
     [ "$status" = failed ] && { echo "composite failed: $job" >&2; echo "0 $total"; return; }
@@ -80,9 +105,9 @@ composite() {
 }
 
 for round in $(seq "$ROUNDS"); do
-  run plain
+  run plain no
   stop_server
-  run record --record
+  run record yes
   bytes=$(find "$DATA/recordings" -name '*.webm' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
   minutes=$(cat "$DATA"/recordings/*/manifest.json | jq -s '[.[].files[].duration_ms // 0] | add / 60000')
   read -r comp_s comp_total < <(composite)
