@@ -134,8 +134,12 @@ impl Active {
         };
         let mut out = Vec::new();
         for t in tasks {
-            if let Ok(o) = t.await {
-                out.push(o);
+            // A tap still held somewhere would keep a file open: do not hang the stop on it (the
+            // task finalises its file whenever the last tap goes).
+            match tokio::time::timeout(std::time::Duration::from_secs(10), t).await {
+                Ok(Ok(o)) => out.push(o),
+                Ok(Err(e)) => tracing::error!(recording = %self.id, "site recorder: {e}"),
+                Err(_) => tracing::error!(recording = %self.id, "a site's file is still open"),
             }
         }
         out
