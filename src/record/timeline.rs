@@ -9,6 +9,10 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// The timeline entry of an event: (kind, site, detail), or `None` for events not kept.
+/// The match is exhaustive on purpose: a new live event must say here whether it is kept. The
+/// composite layout (`composite::layout`) follows the kinds `floor_given`, `floor_taken`,
+/// `speaking_turn`, `screen_share_started` and `screen_share_stopped` (with the site concerned),
+/// and the review page names them; floor, speaking and screen-share events should map to those.
 pub fn entry(e: &Event) -> Option<(&'static str, Option<&str>, Value)> {
     match e {
         Event::Joined { site_id, .. } => Some(("site_joined", Some(site_id), json!({}))),
