@@ -212,6 +212,12 @@ impl Sfu {
         1
     }
 
+    /// What the shared media port still routes: (bound remote addresses, registered ICE ufrags,
+    /// attached connections). All zero once every connection is gone.
+    pub fn media_routes(&self) -> (usize, usize, usize) {
+        self.shared.media.routes()
+    }
+
     /// The shared media port's address.
     pub fn media_addr(&self) -> std::net::SocketAddr {
         self.shared.media.local_addr()
