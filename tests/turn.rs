@@ -269,6 +269,7 @@ async fn a_relay_only_room_page_exchanges_media_through_coturn_over_tcp() {
         };
         assert!(moved.as_u64().unwrap() > 0, "{p}");
     }
+    let before_state = eval(&page, "window.giaoban.state()").await;
     let stats = eval(&page, "(async () => await window.giaoban.stats())()").await;
     assert!(
         stats["inboundAudio"]["packetsReceived"]
@@ -277,6 +278,38 @@ async fn a_relay_only_room_page_exchanges_media_through_coturn_over_tcp() {
             > 0,
         "{stats}"
     );
+    // ICE restart on the relayed page (as when its network changes): it stays in the room and
+    // keeps decoding, still through the relay.
+    let frames = "(async () => { const s = await window.giaoban.stats(); return s.perSite[%SITE%].framesDecoded; })()";
+    let frames = frames.replace("%SITE%", &format!("{HOST:?}"));
+    let before = eval(&page, &frames).await.as_u64().unwrap();
+    let host_frames = format!(
+        "(async () => {{ const s = await window.giaoban.stats(); return s.perSite[{site:?}].framesDecoded; }})()"
+    );
+    let host_before = eval(&host_page, &host_frames).await.as_u64().unwrap();
+    assert_eq!(eval(&page, "window.GiaobanIce.restart()").await, json!(2));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while eval(&page, &frames).await.as_u64().unwrap_or(0) < before + 30 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no frames after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    while eval(&host_page, &host_frames).await.as_u64().unwrap_or(0) < host_before + 30 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the host got no frames after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let state = eval(&page, "window.giaoban.state()").await;
+    assert_eq!(
+        state["participantId"], before_state["participantId"],
+        "{state}"
+    );
+    assert_eq!(server.stats().participants, 2);
     eprintln!(
         "turn: page load → first decoded frame: direct {direct_ms:.0} ms, relayed (TCP to coturn) {relay_ms:.0} ms"
     );

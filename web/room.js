@@ -345,7 +345,13 @@
 
   function makePc(c, name) {
     const pc = new RTCPeerConnection(window.GiaobanIce.config());
-    window.GiaobanIce.watch(pc, name);
+    // ICE restart (ice.js): publish offers anew with new credentials; subscribe asks the server.
+    window.GiaobanIce.watch(pc, name, () => {
+      if (!live(c)) return;
+      if (name === "subscribe") { send(c, { type: "ice_restart", pc: "subscribe" }); return; }
+      pc.restartIce();
+      enqueue(c, () => publishOffer(c));
+    });
     pc.onicecandidate = (ev) => {
       if (!ev.candidate || !ev.candidate.candidate || !live(c)) return;
       send(c, { type: "ice_candidate", pc: name, candidate: ev.candidate.toJSON() });

@@ -198,6 +198,9 @@ struct Outgoing {
 }
 
 /// A site connected to a session: signaling plus both peer connections.
+mod ice;
+use ice::selected_remote;
+
 pub struct SiteClient {
     pub participant_id: String,
     pub joined: ServerMsg,
@@ -608,25 +611,4 @@ impl SiteClient {
             t.abort();
         }
     }
-}
-
-/// The remote candidate of a connection's selected ICE candidate pair (from its statistics).
-async fn selected_remote(pc: &dyn PeerConnection) -> Option<SocketAddr> {
-    use rtc::statistics::StatsSelector;
-    use rtc::statistics::report::RTCStatsReportEntry;
-    let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
-    let pair_id = &report.transport()?.selected_candidate_pair_id;
-    let Some(RTCStatsReportEntry::IceCandidatePair(pair)) = report.get(pair_id) else {
-        return None;
-    };
-    // The pair names the candidate by its id; the report keys it with a prefix.
-    let rid = &pair.remote_candidate_id;
-    report.iter().find_map(|e| match e {
-        RTCStatsReportEntry::RemoteCandidate(c)
-            if c.stats.id == *rid || c.stats.id.ends_with(&format!("_{rid}")) =>
-        {
-            Some(SocketAddr::new(c.address.as_deref()?.parse().ok()?, c.port))
-        }
-        _ => None,
-    })
 }

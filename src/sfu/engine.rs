@@ -278,6 +278,11 @@ async fn build_on(
     if addr.ip().is_loopback() {
         se = se.with_include_loopback_candidate(true);
     }
+    if runtime.is_none() {
+        // A client of its own sockets (the Rust client): an ICE restart binds new ones, as a
+        // room PC whose network changed gets new candidates. The SFU keeps the shared port.
+        se = se.with_discard_local_candidates_during_ice_restart(true);
+    }
     let mut builder = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_media_engine(me)

@@ -387,6 +387,7 @@ impl Sfu {
             own: Vec::new(),
             offer_pending: false,
             dirty: false,
+            restart: false,
             _gauges: participant::gauges(shared),
         };
         let replaced = room.add(member, |peers| ServerMsg::Joined {

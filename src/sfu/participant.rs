@@ -106,6 +106,8 @@ pub struct Participant {
     pub own: Vec<Arc<PublishedTrack>>,
     pub offer_pending: bool,
     pub dirty: bool,
+    /// An ICE restart was asked for: the next subscribe offer carries new ICE credentials.
+    pub restart: bool,
     pub _gauges: (Gauge, Gauge),
 }
 
@@ -188,6 +190,7 @@ impl Participant {
             }
             ClientMsg::Leave => {} // handled by the socket task, which sends Close
             ClientMsg::Recording { .. } => {} // handled by the socket task (`record::control`)
+            ClientMsg::IceRestart { pc } => self.on_ice_restart(pc).await,
         }
     }
 
@@ -299,6 +302,9 @@ impl Participant {
         }
         if std::mem::take(&mut self.dirty) {
             self.sync().await;
+        }
+        if self.restart && !self.offer_pending {
+            self.offer().await;
         }
     }
 
@@ -445,8 +451,26 @@ impl Participant {
         ))
     }
 
+    /// The site's network changed: a subscribe offer with new ICE credentials (after the one
+    /// outstanding, if any). The participant, its tracks and its down-tracks stay.
+    async fn on_ice_restart(&mut self, pc: PcKind) {
+        if pc == PcKind::Publish {
+            return self.error(
+                ErrorCode::BadMessage,
+                "the publish connection restarts with a publish_offer carrying new ICE credentials",
+            );
+        }
+        self.restart = true;
+        if !self.offer_pending {
+            self.offer().await;
+        }
+    }
+
     async fn offer(&mut self) {
-        let offer = match self.subscribe.pc.create_offer(None).await {
+        let restart = std::mem::take(&mut self.restart);
+        let options = restart
+            .then_some(rtc::peer_connection::configuration::RTCOfferOptions { ice_restart: true });
+        let offer = match self.subscribe.pc.create_offer(options).await {
             Ok(o) => o,
             Err(e) => {
                 return self.error(

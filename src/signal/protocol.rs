@@ -71,6 +71,12 @@ pub enum ClientMsg {
     Recording {
         active: bool,
     },
+    /// The site's network changed: the server answers with a `subscribe_offer` carrying new ICE
+    /// credentials (`pc` must be `subscribe`; the publish connection restarts with a
+    /// `publish_offer` that carries new credentials).
+    IceRestart {
+        pc: PcKind,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -273,6 +279,7 @@ const KNOWN_CLIENT_TYPES: &[&str] = &[
     "mute",
     "ping",
     "leave",
+    "ice_restart",
 ];
 
 #[cfg(test)]
