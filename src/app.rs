@@ -167,7 +167,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             source,
         })?;
     tracing::info!("media on udp {}", media.local_addr());
-    let sfu = Arc::new(Sfu::new(settings, media, metrics.clone()));
+    let sfu = Arc::new(Sfu::new(settings, media, metrics.clone()).with_chair(config.chair.clone()));
     let attendance_changed = start_consumers(&config, &sfu, &pool).await?;
     let recorder = start_recorder(&config, &sfu, &pool).await?;
     if config.audit.anchor_interval_minutes > 0 {

@@ -31,6 +31,8 @@ pub struct Config {
     pub kiosk: KioskConfig,
     #[serde(default)]
     pub turn: TurnConfig,
+    #[serde(default)]
+    pub chair: ChairConfig,
 }
 
 /// `[turn]`: TURN servers given to room pages, with coturn REST-scheme credentials.
@@ -109,6 +111,28 @@ impl Default for KioskConfig {
     fn default() -> Self {
         KioskConfig {
             pairing_minutes: 30,
+        }
+    }
+}
+
+/// `[chair]`: chairing a live session (floor, mutes, layouts; see `sfu::chair`, `sfu::layout`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChairConfig {
+    /// Sessions with more invited sites than this start with "sites join muted" on.
+    pub join_muted_above_sites: usize,
+    /// Tiles per page of the host's grid of all sites.
+    pub grid_page_size: usize,
+    /// Most video tracks one subscriber may ask for (`subscribe`).
+    pub max_tiles: usize,
+}
+
+impl Default for ChairConfig {
+    fn default() -> Self {
+        ChairConfig {
+            join_muted_above_sites: 5,
+            grid_page_size: 25,
+            max_tiles: 49,
         }
     }
 }
@@ -593,6 +617,16 @@ impl Config {
             if v == 0 {
                 return Err(invalid(key, "must be at least 1"));
             }
+        }
+        let c = &self.chair;
+        if !(1..=100).contains(&c.grid_page_size) {
+            return Err(invalid("chair.grid_page_size", "must be between 1 and 100"));
+        }
+        if c.max_tiles < c.grid_page_size + 2 || c.max_tiles > 200 {
+            return Err(invalid(
+                "chair.max_tiles",
+                "must be at least chair.grid_page_size + 2 (the page, the floor, the screen) and at most 200",
+            ));
         }
         if s.silence_timeout_ms <= s.ping_interval_ms {
             return Err(invalid(

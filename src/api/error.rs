@@ -47,6 +47,9 @@ pub enum ApiError {
     /// Kiosks, pairing and stable site links (see `api::kiosk`).
     #[error(transparent)]
     Kiosk(crate::kiosk::KioskError),
+    /// A chairing action refused (floor, mute, layout): the protocol's code, an HTTP status.
+    #[error(transparent)]
+    Chair(#[from] crate::sfu::chair::ChairError),
 }
 
 impl ApiError {
@@ -95,6 +98,17 @@ impl ApiError {
                     K::LinkRevoked => (StatusCode::GONE, "link_revoked"),
                     K::UnknownSite(_) => (StatusCode::NOT_FOUND, "unknown_site"),
                     K::Schedule(_) | K::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                }
+            }
+            ApiError::Chair(e) => {
+                use crate::sfu::chair::ChairError as C;
+                match e {
+                    C::NotController(_) => (StatusCode::FORBIDDEN, "not_controller"),
+                    C::UnknownSite(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_site"),
+                    C::NotConnected(_) | C::NotLive => (StatusCode::CONFLICT, "site_not_connected"),
+                    C::Floor(_) => (StatusCode::CONFLICT, "queue_empty"),
+                    C::Mute(_) => (StatusCode::FORBIDDEN, "muted_by_chair"),
+                    C::BadValue(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
                 }
             }
         }

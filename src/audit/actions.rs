@@ -22,6 +22,8 @@ pub const SITE_JOIN: &str = "site.join";
 pub const ATTENDANCE_MARK: &str = "attendance.mark";
 pub const SITE_LEAVE: &str = "site.leave";
 pub const FLOOR_GIVE: &str = "floor.give";
+/// A controller took the floor back (or gave it to another site).
+pub const FLOOR_REVOKE: &str = "floor.revoke";
 pub const SITE_MUTE: &str = "site.mute";
 pub const SITE_UNMUTE: &str = "site.unmute";
 
@@ -57,6 +59,7 @@ pub const ALL: &[&str] = &[
     SITE_LEAVE,
     ATTENDANCE_MARK,
     FLOOR_GIVE,
+    FLOOR_REVOKE,
     SITE_MUTE,
     SITE_UNMUTE,
     RECORDING_START,

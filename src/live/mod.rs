@@ -19,6 +19,31 @@ use uuid::Uuid;
 /// A persistent consumer whose queue holds more than this many events is logged as falling behind.
 pub const BACKLOG_WARN: usize = 10_000;
 
+/// Who did something to a session: a site (by its signaling messages) or a user (by the API).
+/// Events carry it, so that "muted by the chair" and "muted by the site itself" can be told apart
+/// and the audit log names the user.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Actor {
+    /// A site, by its id.
+    Site(String),
+    /// A user, by their login name (as the audit log names them).
+    User(String),
+    /// The session's policy (sites join muted), not a person.
+    Policy,
+}
+
+impl Actor {
+    /// `site:<id>` or `user:<id>`, for logs and the audit log.
+    pub fn label(&self) -> String {
+        match self {
+            Actor::Site(id) => format!("site:{id}"),
+            Actor::User(id) => format!("user:{id}"),
+            Actor::Policy => "policy".to_string(),
+        }
+    }
+}
+
 /// What happened in a live session.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -50,11 +75,48 @@ pub enum Event {
         site_id: String,
         kind: MediaKind,
     },
+    /// A site's microphone or camera was muted or unmuted: by the site itself (`by` is that
+    /// site) or by a controller (the host site or a user). `muted` is the effective state: what
+    /// the SFU forwards.
     MuteChanged {
         session_id: String,
         site_id: String,
         kind: MediaKind,
         muted: bool,
+        by: Actor,
+    },
+    /// A site asked to speak (đăng ký phát biểu).
+    HandRaised { session_id: String, site_id: String },
+    /// A site's hand went down: by itself, by a controller, or because it got the floor or left.
+    HandLowered {
+        session_id: String,
+        site_id: String,
+        by: Actor,
+    },
+    /// A controller gave the site the floor (mời phát biểu).
+    FloorGiven {
+        session_id: String,
+        site_id: String,
+        by: Actor,
+    },
+    /// The site no longer holds the floor (taken back, given to another, or the site left).
+    FloorRevoked {
+        session_id: String,
+        site_id: String,
+        by: Actor,
+    },
+    /// The site started (`true`) or stopped speaking, from the audio levels it sends.
+    Speaking {
+        session_id: String,
+        site_id: String,
+        speaking: bool,
+    },
+    /// The site started or stopped sharing its screen (stopped by itself or by a controller).
+    ScreenShare {
+        session_id: String,
+        site_id: String,
+        sharing: bool,
+        by: Actor,
     },
 }
 
@@ -66,7 +128,13 @@ impl Event {
             | Event::Left { session_id, .. }
             | Event::TrackPublished { session_id, .. }
             | Event::TrackEnded { session_id, .. }
-            | Event::MuteChanged { session_id, .. } => session_id,
+            | Event::MuteChanged { session_id, .. }
+            | Event::HandRaised { session_id, .. }
+            | Event::HandLowered { session_id, .. }
+            | Event::FloorGiven { session_id, .. }
+            | Event::FloorRevoked { session_id, .. }
+            | Event::Speaking { session_id, .. }
+            | Event::ScreenShare { session_id, .. } => session_id,
         }
     }
 
@@ -77,7 +145,13 @@ impl Event {
             | Event::Left { site_id, .. }
             | Event::TrackPublished { site_id, .. }
             | Event::TrackEnded { site_id, .. }
-            | Event::MuteChanged { site_id, .. } => site_id,
+            | Event::MuteChanged { site_id, .. }
+            | Event::HandRaised { site_id, .. }
+            | Event::HandLowered { site_id, .. }
+            | Event::FloorGiven { site_id, .. }
+            | Event::FloorRevoked { site_id, .. }
+            | Event::Speaking { site_id, .. }
+            | Event::ScreenShare { site_id, .. } => site_id,
         }
     }
 }
@@ -241,6 +315,7 @@ mod tests {
             site_id: format!("site-{i}"),
             kind: MediaKind::Audio,
             muted: i.is_multiple_of(2),
+            by: Actor::Site(format!("site-{i}")),
         }
     }
 

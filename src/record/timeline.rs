@@ -29,13 +29,26 @@ pub fn entry(e: &Event) -> Option<(&'static str, Option<&str>, Value)> {
             site_id,
             kind,
             muted,
+            by,
             ..
         } => Some((
             "mute_changed",
             Some(site_id),
-            json!({ "kind": kind, "muted": muted }),
+            json!({ "kind": kind, "muted": muted, "by": by.label() }),
         )),
-        Event::MediaConnected { .. } => None,
+        Event::FloorGiven { site_id, by, .. } => {
+            Some(("floor_given", Some(site_id), json!({ "by": by.label() })))
+        }
+        Event::FloorRevoked { site_id, by, .. } => {
+            Some(("floor_revoked", Some(site_id), json!({ "by": by.label() })))
+        }
+        Event::Speaking {
+            site_id, speaking, ..
+        } => Some(("speaking", Some(site_id), json!({ "speaking": speaking }))),
+        Event::ScreenShare {
+            site_id, sharing, ..
+        } => Some(("screen_share", Some(site_id), json!({ "sharing": sharing }))),
+        Event::MediaConnected { .. } | Event::HandRaised { .. } | Event::HandLowered { .. } => None,
     }
 }
 
@@ -103,10 +116,11 @@ mod tests {
             site_id: "b".into(),
             kind: MediaKind::Audio,
             muted: true,
+            by: crate::live::Actor::User("op".into()),
         };
         assert_eq!(
             entry(&mute).unwrap().2,
-            json!({"kind": "audio", "muted": true})
+            json!({"kind": "audio", "muted": true, "by": "user:op"})
         );
         let connected = Event::MediaConnected {
             session_id: "s".into(),

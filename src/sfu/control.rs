@@ -37,27 +37,7 @@ impl Roster {
     }
 }
 
-/// Who did something to a session: a site (by its signaling messages) or a user (by the API).
-/// Events carry it, so that "muted by the chair" and "muted by the site itself" can be told apart
-/// and the audit log names the user.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
-pub enum Actor {
-    /// A site, by its id.
-    Site(String),
-    /// A user, by their login name (as the audit log names them).
-    User(String),
-}
-
-impl Actor {
-    /// `site:<id>` or `user:<id>`, for logs and the audit log.
-    pub fn label(&self) -> String {
-        match self {
-            Actor::Site(id) => format!("site:{id}"),
-            Actor::User(id) => format!("user:{id}"),
-        }
-    }
-}
+pub use crate::live::Actor;
 
 /// Why an actor may not control a session.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

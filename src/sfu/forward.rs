@@ -139,6 +139,8 @@ pub struct PublishedTrack {
     media_ssrc: u32,
     subscribers: RwLock<Vec<DownTrackTx>>,
     tap: RwLock<Option<Arc<dyn Tap>>>,
+    /// Muted (by the site or the chair): nothing is forwarded.
+    muted: AtomicBool,
     keyframe_wanted: Notify,
     pub(super) cancel: CancellationToken,
     metrics: Arc<Metrics>,
@@ -188,6 +190,7 @@ impl PublishedTrack {
             media_ssrc,
             subscribers: RwLock::new(Vec::new()),
             tap: RwLock::new(None),
+            muted: AtomicBool::new(false),
             keyframe_wanted: Notify::new(),
             cancel: CancellationToken::new(),
             session: metrics.session(&session_id),
@@ -206,6 +209,17 @@ impl PublishedTrack {
     /// Starts (`Some`) or ends (`None`) a recorder's observation of this track.
     pub fn set_tap(&self, tap: Option<Arc<dyn Tap>>) {
         *self.tap.write().expect("tap") = tap;
+    }
+
+    /// Stops or resumes forwarding (a mute). Resumed video starts with a keyframe.
+    pub fn set_muted(&self, muted: bool) {
+        if self.muted.swap(muted, Relaxed) && !muted {
+            self.request_keyframe();
+        }
+    }
+
+    pub fn is_muted(&self) -> bool {
+        self.muted.load(Relaxed)
     }
 
     fn attach(&self, subscriber: Uuid, tx: mpsc::Sender<rtp::Packet>, ready: Arc<Readiness>) {
@@ -230,6 +244,9 @@ impl PublishedTrack {
     /// negotiated with the publisher, not with the subscribers (the sender refuses unknown ones),
     /// and without them the per-subscriber clones allocate nothing but the header.
     fn forward(&self, mut packet: rtp::Packet) {
+        if self.muted.load(Relaxed) {
+            return;
+        }
         packet.header.extension = false;
         packet.header.extension_profile = 0;
         packet.header.extensions.clear();

@@ -4,10 +4,14 @@
 //! keyframe requests (`keyframe`) as pure logic. Peer connections are built in `engine`. The SFU
 //! never touches the database: it reports what happens as [`SfuEvent`]s on the [`crate::live`] bus.
 
+pub mod chair;
+pub mod chairing;
 pub mod control;
 pub mod engine;
+pub mod floor;
 pub mod forward;
 pub mod keyframe;
+pub mod mute;
 pub mod participant;
 pub mod recording;
 pub mod rewrite;
@@ -34,6 +38,8 @@ pub struct Shared {
     pub settings: MediaSettings,
     pub media: Arc<MediaSocket>,
     pub metrics: Arc<Metrics>,
+    /// Chairing settings (join-muted threshold, grid page size, tile limit).
+    pub chair: crate::config::ChairConfig,
     events: Arc<crate::live::Bus>,
     rooms: Mutex<HashMap<String, Arc<Room>>>,
     /// Sessions being recorded, with what taps their new tracks (`recording`).
@@ -172,11 +178,20 @@ impl Sfu {
                 settings,
                 media,
                 metrics,
+                chair: crate::config::ChairConfig::default(),
                 events,
                 rooms: Mutex::new(HashMap::new()),
                 recorders: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// Takes the `[chair]` settings (before any site joins).
+    pub fn with_chair(mut self, chair: crate::config::ChairConfig) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.chair = chair;
+        }
+        self
     }
 
     /// The bus the rooms' events go out on (lossless queues and a lossy live view).
@@ -334,6 +349,8 @@ impl Sfu {
                         session.id.clone(),
                         session.title.clone(),
                         roster.clone(),
+                        roster.sites.len() > shared.chair.join_muted_above_sites,
+                        shared.events.clone(),
                     ))
                 })
                 .clone();

@@ -5,6 +5,7 @@
 //! subscribe offer is outstanding, and changes that arrive meanwhile are folded into the next.
 
 use super::Shared;
+use super::chair::{ChairAction, ChairError, SiteRequest};
 use super::engine::{self, Pc};
 use super::forward::{DownTrack, Origin, PublishedTrack};
 use super::room::Room;
@@ -174,13 +175,49 @@ impl Participant {
                 }
             }
             ClientMsg::Mute { kind, muted } => {
-                self.room.set_muted(self.id, kind, muted);
-                self.shared.emit(super::SfuEvent::MuteChanged {
-                    session_id: self.room.session_id.clone(),
-                    site_id: self.site_id.clone(),
-                    kind,
-                    muted,
-                });
+                self.chair(|room, me| room.request(me.id, SiteRequest::Mute { kind, muted }))
+            }
+            ClientMsg::RaiseHand => {
+                self.chair(|room, me| room.request(me.id, SiteRequest::RaiseHand))
+            }
+            ClientMsg::LowerHand { site_id: None } => {
+                self.chair(|room, me| room.request(me.id, SiteRequest::LowerHand))
+            }
+            ClientMsg::LowerHand {
+                site_id: Some(site_id),
+            } if site_id == self.site_id => {
+                self.chair(|room, me| room.request(me.id, SiteRequest::LowerHand))
+            }
+            ClientMsg::LowerHand {
+                site_id: Some(site_id),
+            } => {
+                self.chair(|room, me| room.act_as(&me.site_id, ChairAction::LowerHand { site_id }))
+            }
+            ClientMsg::GiveFloor { site_id } => {
+                self.chair(|room, me| room.act_as(&me.site_id, ChairAction::GiveFloor { site_id }))
+            }
+            ClientMsg::RevokeFloor => {
+                self.chair(|room, me| room.act_as(&me.site_id, ChairAction::RevokeFloor))
+            }
+            ClientMsg::SetMute {
+                site_id,
+                kind,
+                muted,
+            } => self.chair(|room, me| {
+                room.act_as(
+                    &me.site_id,
+                    ChairAction::SetMute {
+                        site_id,
+                        kind,
+                        muted,
+                    },
+                )
+            }),
+            ClientMsg::MuteAll => {
+                self.chair(|room, me| room.act_as(&me.site_id, ChairAction::MuteAll))
+            }
+            ClientMsg::SetJoinMuted { on } => {
+                self.chair(|room, me| room.act_as(&me.site_id, ChairAction::SetJoinMuted(on)))
             }
             ClientMsg::Ping => {
                 let _ = self.out.send(ServerMsg::Pong).await;
@@ -191,6 +228,13 @@ impl Participant {
             ClientMsg::Leave => {} // handled by the socket task, which sends Close
             ClientMsg::Recording { .. } => {} // handled by the socket task (`record::control`)
             ClientMsg::IceRestart { pc } => self.on_ice_restart(pc).await,
+        }
+    }
+
+    /// Runs a chairing request; a refusal is answered with its error code and changes nothing.
+    fn chair(&self, f: impl FnOnce(&Room, &Self) -> Result<(), ChairError>) {
+        if let Err(e) = f(&self.room, self) {
+            self.error(e.code(), e.to_string());
         }
     }
 

@@ -3,6 +3,7 @@
 //! notifications (joined / left / track published / ended / mute) and tells members to
 //! re-synchronise their subscriptions. Its lock is a plain mutex, never held across `.await`.
 
+use super::chair::Chair;
 use super::control::{ControlDenied, Controller, Roster};
 use super::forward::PublishedTrack;
 use super::participant::Control;
@@ -48,31 +49,42 @@ impl Member {
 }
 
 #[derive(Default)]
-struct Inner {
-    members: HashMap<Uuid, Member>,
-    tracks: Vec<Arc<PublishedTrack>>,
-    roster: Roster,
+pub(super) struct Inner {
+    pub(super) members: HashMap<Uuid, Member>,
+    pub(super) tracks: Vec<Arc<PublishedTrack>>,
+    pub(super) roster: Roster,
+    pub(super) chair: Chair,
 }
 
 pub struct Room {
     pub session_id: String,
     pub title: String,
     inner: Mutex<Inner>,
+    pub(super) events: Arc<crate::live::Bus>,
 }
 
 impl Room {
-    pub fn new(session_id: String, title: String, roster: Roster) -> Self {
+    /// A new live room; `join_muted` is the session's initial policy (sites join muted).
+    pub fn new(
+        session_id: String,
+        title: String,
+        roster: Roster,
+        join_muted: bool,
+        events: Arc<crate::live::Bus>,
+    ) -> Self {
         Room {
             session_id,
             title,
             inner: Mutex::new(Inner {
                 roster,
+                chair: Chair::new(join_muted),
                 ..Default::default()
             }),
+            events,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().expect("room lock")
     }
 
@@ -101,10 +113,15 @@ impl Room {
     /// the others are told it joined. Returns the member of the same site it replaces, if any.
     pub fn add(
         &self,
-        member: Member,
+        mut member: Member,
         welcome: impl FnOnce(Vec<PeerInfo>) -> ServerMsg,
     ) -> Option<Member> {
-        let mut inner = self.lock();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let joined = inner.chair.on_join(&member.site_id, &inner.roster);
+        let mute = inner.chair.mute_of(&member.site_id);
+        member.audio_muted = mute.muted(MediaKind::Audio);
+        member.video_muted = mute.muted(MediaKind::Video);
         let replaced = inner
             .members
             .values()
@@ -131,13 +148,18 @@ impl Room {
         for t in inner.tracks.iter().filter(|t| t.site_id != member.site_id) {
             member.send(announce(t));
         }
+        for msg in self.chair_state(inner) {
+            member.send(msg);
+        }
         inner.members.insert(member.id, member);
+        self.apply(inner, joined);
         replaced
     }
 
     /// Removes a member and tells the others. Its tracks must have been unpublished first.
     pub fn remove(&self, id: Uuid, reason: LeaveReason) -> Option<Member> {
-        let mut inner = self.lock();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         let gone = inner.members.remove(&id)?;
         for m in inner.members.values() {
             m.send(ServerMsg::ParticipantLeft {
@@ -146,6 +168,8 @@ impl Room {
                 reason,
             });
         }
+        let left = inner.chair.on_leave(&gone.site_id, reason);
+        self.apply(inner, left);
         Some(gone)
     }
 
@@ -164,11 +188,16 @@ impl Room {
         let mut sites: Vec<LiveSite> = inner
             .members
             .values()
-            .map(|m| LiveSite {
-                site_id: m.site_id.clone(),
-                site_name: m.site_name.clone(),
-                audio_muted: m.audio_muted,
-                video_muted: m.video_muted,
+            .map(|m| {
+                let mute = inner.chair.mute_of(&m.site_id);
+                LiveSite {
+                    site_id: m.site_id.clone(),
+                    site_name: m.site_name.clone(),
+                    audio_muted: m.audio_muted,
+                    video_muted: m.video_muted,
+                    audio_muted_by_chair: mute.chair_holds(MediaKind::Audio),
+                    video_muted_by_chair: mute.chair_holds(MediaKind::Video),
+                }
             })
             .collect();
         sites.sort_by(|a, b| {
@@ -179,6 +208,9 @@ impl Room {
             session_id: self.session_id.clone(),
             host_site_id: inner.roster.host_site_id.clone(),
             sites,
+            hands: inner.chair.hands().to_vec(),
+            floor: inner.chair.holder().map(str::to_owned),
+            join_muted: inner.chair.join_muted(),
         }
     }
 
@@ -208,6 +240,7 @@ impl Room {
     /// Makes a track live: announces it, then asks every other member to subscribe.
     pub fn publish(&self, track: Arc<PublishedTrack>) {
         let mut inner = self.lock();
+        track.set_muted(inner.chair.mute_of(&track.site_id).muted(track.kind));
         for m in inner
             .members
             .values()
@@ -242,27 +275,6 @@ impl Room {
             let _ = m.ctl.try_send(Control::Sync);
         }
     }
-
-    /// Records a member's own mute / camera-off and tells the others.
-    pub fn set_muted(&self, id: Uuid, kind: MediaKind, muted: bool) {
-        let mut inner = self.lock();
-        let Some(me) = inner.members.get_mut(&id) else {
-            return;
-        };
-        match kind {
-            MediaKind::Audio => me.audio_muted = muted,
-            MediaKind::Video => me.video_muted = muted,
-        }
-        let site_id = me.site_id.clone();
-        for m in inner.members.values().filter(|m| m.id != id) {
-            m.send(ServerMsg::MuteChanged {
-                participant_id: id.to_string(),
-                site_id: site_id.clone(),
-                kind,
-                muted,
-            });
-        }
-    }
 }
 
 /// The live state of a session for its controllers (`GET /api/sessions/{id}/live`).
@@ -272,6 +284,12 @@ pub struct LiveView {
     pub host_site_id: String,
     /// The connected sites, host first, then by id.
     pub sites: Vec<LiveSite>,
+    /// Raised hands, first raised first.
+    pub hands: Vec<crate::signal::protocol::Hand>,
+    /// The site holding the floor.
+    pub floor: Option<String>,
+    /// Whether sites join with their microphone muted by the chair.
+    pub join_muted: bool,
 }
 
 /// A connected site in [`LiveView`].
@@ -281,6 +299,9 @@ pub struct LiveSite {
     pub site_name: String,
     pub audio_muted: bool,
     pub video_muted: bool,
+    /// The chair holds the mute: the site cannot lift it.
+    pub audio_muted_by_chair: bool,
+    pub video_muted_by_chair: bool,
 }
 
 /// The `track_published` message for a track.

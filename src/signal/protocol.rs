@@ -15,7 +15,7 @@ pub enum PcKind {
     Subscribe,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MediaKind {
     Audio,
@@ -77,6 +77,48 @@ pub enum ClientMsg {
     IceRestart {
         pc: PcKind,
     },
+    /// Ask to speak (đăng ký phát biểu).
+    RaiseHand,
+    /// Lower the own hand; with `site_id`, a controller lowers another site's hand.
+    LowerHand {
+        #[serde(default)]
+        site_id: Option<String>,
+    },
+    /// Controller: give the floor to `site_id`, or to the first in the queue when absent.
+    GiveFloor {
+        #[serde(default)]
+        site_id: Option<String>,
+    },
+    /// Controller: take the floor back.
+    RevokeFloor,
+    /// Controller: mute or unmute a site's microphone (`audio`) or camera (`video`).
+    SetMute {
+        site_id: String,
+        kind: MediaKind,
+        muted: bool,
+    },
+    /// Controller: mute the microphone of every site but the host.
+    MuteAll,
+    /// Controller: whether sites join with their microphone muted by the chair.
+    SetJoinMuted {
+        on: bool,
+    },
+}
+
+/// Who holds a mute: the site itself, or a controller (the chair). A site cannot lift the chair's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MutedBy {
+    #[default]
+    Site,
+    Chair,
+}
+
+/// A raised hand (đăng ký phát biểu), in the queue of `hands_changed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Hand {
+    pub site_id: String,
+    pub raised_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -163,11 +205,29 @@ pub enum ServerMsg {
         stream_id: String,
         track_id: String,
     },
+    /// A site's effective mute changed (also sent to the site itself, and after `joined` for
+    /// every muted site). `participant_id` is empty for a site not connected.
     MuteChanged {
         participant_id: String,
         site_id: String,
         kind: MediaKind,
         muted: bool,
+        #[serde(default)]
+        by: MutedBy,
+    },
+    /// The queue of raised hands, first raised first (after every change, and after `joined`).
+    HandsChanged {
+        hands: Vec<Hand>,
+    },
+    /// Who holds the floor now (`null`: nobody), and who held it before.
+    FloorChanged {
+        site_id: Option<String>,
+        #[serde(default)]
+        previous: Option<String>,
+    },
+    /// The session's chairing policy (after a change, and after `joined`).
+    ChairPolicy {
+        join_muted: bool,
     },
     Pong,
     Error {
@@ -227,6 +287,14 @@ pub enum ErrorCode {
     NotController,
     /// A recording could not start or stop (classified session, already recording, ...).
     RecordingRefused,
+    /// A control message names a site that is not invited to the session.
+    UnknownSite,
+    /// The floor was given to a site that is not connected.
+    SiteNotConnected,
+    /// `give_floor` without a site while no hand is raised.
+    QueueEmpty,
+    /// The site tried to unmute itself while the chair holds its mute.
+    MutedByChair,
 }
 
 impl ErrorCode {
@@ -280,6 +348,13 @@ const KNOWN_CLIENT_TYPES: &[&str] = &[
     "ping",
     "leave",
     "ice_restart",
+    "raise_hand",
+    "lower_hand",
+    "give_floor",
+    "revoke_floor",
+    "set_mute",
+    "mute_all",
+    "set_join_muted",
 ];
 
 #[cfg(test)]

@@ -1,0 +1,190 @@
+//! The room's side of chairing: runs the pure [`Chair`](super::chair::Chair) under the room lock
+//! and applies what it decided — the forwarding gate of a muted track (a muted track is not
+//! forwarded at all), the signaling messages (`hands_changed`, `floor_changed`, `mute_changed`,
+//! `chair_policy`), the live events, and a re-sync of every member's subscriptions when the floor
+//! moves (the default layouts follow it). One entry for sites ([`Room::request`], [`Room::act_as`])
+//! and one for users of the API ([`Room::act`]).
+
+use super::chair::{ChairAction, ChairError, Effect, SiteRequest};
+use super::control::Controller;
+use super::participant::Control;
+use super::room::{Inner, Room};
+use crate::live::Event;
+use crate::signal::protocol::{MediaKind, ServerMsg};
+use uuid::Uuid;
+
+impl Room {
+    /// A site's request about itself (hand, own mute), from its member `id`.
+    pub fn request(&self, id: Uuid, req: SiteRequest) -> Result<(), ChairError> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let site = inner
+            .members
+            .get(&id)
+            .map(|m| m.site_id.clone())
+            .ok_or(ChairError::NotLive)?;
+        let effects = inner.chair.request(&site, req, chrono::Utc::now())?;
+        self.apply(inner, effects);
+        Ok(())
+    }
+
+    /// A control message of a connected site: refused unless it is the host site.
+    pub fn act_as(&self, site_id: &str, action: ChairAction) -> Result<(), ChairError> {
+        let by = self.controller(site_id)?;
+        self.act(&by, action)
+    }
+
+    /// A controller's action.
+    pub fn act(&self, by: &Controller, action: ChairAction) -> Result<(), ChairError> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let members = &inner.members;
+        let connected = |site: &str| members.values().any(|m| m.site_id == site);
+        let effects = inner.chair.act(by, action, &inner.roster, connected)?;
+        self.apply(inner, effects);
+        Ok(())
+    }
+
+    /// What a member is told after `joined`: the queue, the floor, the policy, every mute.
+    pub(super) fn chair_state(&self, inner: &Inner) -> Vec<ServerMsg> {
+        let mut out = vec![
+            ServerMsg::HandsChanged {
+                hands: inner.chair.hands().to_vec(),
+            },
+            ServerMsg::FloorChanged {
+                site_id: inner.chair.holder().map(str::to_owned),
+                previous: None,
+            },
+            ServerMsg::ChairPolicy {
+                join_muted: inner.chair.join_muted(),
+            },
+        ];
+        for (site_id, m) in inner.chair.muted() {
+            out.push(ServerMsg::MuteChanged {
+                participant_id: participant_of(inner, &site_id),
+                site_id,
+                kind: m.kind,
+                muted: m.muted,
+                by: m.by,
+            });
+        }
+        out
+    }
+
+    /// Applies the chair's decisions: gates, member state, messages to every member, events.
+    pub(super) fn apply(&self, inner: &mut Inner, effects: Vec<Effect>) {
+        let session_id = || self.session_id.clone();
+        for effect in effects {
+            match effect {
+                Effect::Hands {
+                    site_id,
+                    raised,
+                    by,
+                } => {
+                    broadcast(
+                        inner,
+                        ServerMsg::HandsChanged {
+                            hands: inner.chair.hands().to_vec(),
+                        },
+                    );
+                    self.events.emit(if raised {
+                        Event::HandRaised {
+                            session_id: session_id(),
+                            site_id,
+                        }
+                    } else {
+                        Event::HandLowered {
+                            session_id: session_id(),
+                            site_id,
+                            by,
+                        }
+                    });
+                }
+                Effect::Floor {
+                    previous,
+                    holder,
+                    by,
+                } => {
+                    broadcast(
+                        inner,
+                        ServerMsg::FloorChanged {
+                            site_id: holder.clone(),
+                            previous: previous.clone(),
+                        },
+                    );
+                    if let Some(site_id) = previous {
+                        self.events.emit(Event::FloorRevoked {
+                            session_id: session_id(),
+                            site_id,
+                            by: by.clone(),
+                        });
+                    }
+                    if let Some(site_id) = holder {
+                        self.events.emit(Event::FloorGiven {
+                            session_id: session_id(),
+                            site_id,
+                            by,
+                        });
+                    }
+                    for m in inner.members.values() {
+                        let _ = m.ctl.try_send(Control::Sync);
+                    }
+                }
+                Effect::Mute {
+                    site_id,
+                    change,
+                    by,
+                } => {
+                    for t in inner
+                        .tracks
+                        .iter()
+                        .filter(|t| t.site_id == site_id && t.kind == change.kind)
+                    {
+                        t.set_muted(change.muted);
+                    }
+                    for m in inner.members.values_mut().filter(|m| m.site_id == site_id) {
+                        match change.kind {
+                            MediaKind::Audio => m.audio_muted = change.muted,
+                            MediaKind::Video => m.video_muted = change.muted,
+                        }
+                    }
+                    broadcast(
+                        inner,
+                        ServerMsg::MuteChanged {
+                            participant_id: participant_of(inner, &site_id),
+                            site_id: site_id.clone(),
+                            kind: change.kind,
+                            muted: change.muted,
+                            by: change.by,
+                        },
+                    );
+                    self.events.emit(Event::MuteChanged {
+                        session_id: session_id(),
+                        site_id,
+                        kind: change.kind,
+                        muted: change.muted,
+                        by,
+                    });
+                }
+                Effect::Policy { join_muted } => {
+                    broadcast(inner, ServerMsg::ChairPolicy { join_muted });
+                }
+            }
+        }
+    }
+}
+
+fn broadcast(inner: &Inner, msg: ServerMsg) {
+    for m in inner.members.values() {
+        m.send(msg.clone());
+    }
+}
+
+fn participant_of(inner: &Inner, site_id: &str) -> String {
+    inner
+        .members
+        .values()
+        .find(|m| m.site_id == site_id)
+        .map(|m| m.id.to_string())
+        .unwrap_or_default()
+}
