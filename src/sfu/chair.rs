@@ -84,6 +84,15 @@ pub enum ChairError {
     BadValue(String),
 }
 
+impl From<super::layout::LayoutError> for ChairError {
+    fn from(e: super::layout::LayoutError) -> Self {
+        match e {
+            super::layout::LayoutError::UnknownSite(s) => ChairError::UnknownSite(s),
+            super::layout::LayoutError::Bad(m) => ChairError::BadValue(m),
+        }
+    }
+}
+
 impl ChairError {
     /// The protocol's error code (and, through `api`, the HTTP status).
     pub fn code(&self) -> ErrorCode {

@@ -7,10 +7,11 @@
 
 use super::chair::{ChairAction, ChairError, Effect, SiteRequest};
 use super::control::Controller;
+use super::layout::{self, Stage};
 use super::participant::Control;
-use super::room::{Inner, Room};
+use super::room::{Inner, Room, connected_sites};
 use crate::live::Event;
-use crate::signal::protocol::{MediaKind, ServerMsg};
+use crate::signal::protocol::{MediaKind, ServerMsg, TileRequest};
 use uuid::Uuid;
 
 impl Room {
@@ -25,6 +26,32 @@ impl Room {
             .ok_or(ChairError::NotLive)?;
         let effects = inner.chair.request(&site, req, chrono::Utc::now())?;
         self.apply(inner, effects);
+        Ok(())
+    }
+
+    /// What a site's page shows (`subscribe`): checked, kept, and the site's subscriptions
+    /// re-synchronised (new video starts with a keyframe).
+    pub fn subscribe(
+        &self,
+        id: Uuid,
+        video: Option<Vec<TileRequest>>,
+        page: Option<u32>,
+    ) -> Result<(), ChairError> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let connected = connected_sites(inner);
+        let me = inner.members.get(&id).ok_or(ChairError::NotLive)?;
+        let stage = Stage {
+            roster: &inner.roster,
+            connected: &connected,
+            floor: inner.chair.holder(),
+            sharer: None,
+        };
+        let sub = layout::validate(&me.site_id, video, page, &stage, self.limits)?;
+        if let Some(me) = inner.members.get_mut(&id) {
+            me.subscription = sub;
+            let _ = me.ctl.try_send(Control::Sync);
+        }
         Ok(())
     }
 

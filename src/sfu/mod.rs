@@ -11,6 +11,7 @@ pub mod engine;
 pub mod floor;
 pub mod forward;
 pub mod keyframe;
+pub mod layout;
 pub mod mute;
 pub mod participant;
 pub mod recording;
@@ -351,6 +352,10 @@ impl Sfu {
                         roster.clone(),
                         roster.sites.len() > shared.chair.join_muted_above_sites,
                         shared.events.clone(),
+                        layout::Limits {
+                            page_size: shared.chair.grid_page_size,
+                            max_tiles: shared.chair.max_tiles,
+                        },
                     ))
                 })
                 .clone();
@@ -388,6 +393,7 @@ impl Sfu {
             device_id,
             audio_muted: false,
             video_muted: false,
+            subscription: Default::default(),
         };
         let participant = Participant {
             id,

@@ -216,6 +216,9 @@ impl Participant {
             ClientMsg::MuteAll => {
                 self.chair(|room, me| room.act_as(&me.site_id, ChairAction::MuteAll))
             }
+            ClientMsg::Subscribe { video, page } => {
+                self.chair(|room, me| room.subscribe(me.id, video, page))
+            }
             ClientMsg::SetJoinMuted { on } => {
                 self.chair(|room, me| room.act_as(&me.site_id, ChairAction::SetJoinMuted(on)))
             }

@@ -6,6 +6,7 @@
 use super::chair::Chair;
 use super::control::{ControlDenied, Controller, Roster};
 use super::forward::PublishedTrack;
+use super::layout::{self, Limits, Stage, Subscription};
 use super::participant::Control;
 use crate::signal::protocol::{LeaveReason, MediaKind, PeerInfo, ServerMsg};
 use std::collections::HashMap;
@@ -25,6 +26,8 @@ pub struct Member {
     pub device_id: Option<String>,
     pub audio_muted: bool,
     pub video_muted: bool,
+    /// What the site's page shows (its layout decides which video it is sent).
+    pub subscription: Subscription,
 }
 
 impl Member {
@@ -61,6 +64,7 @@ pub struct Room {
     pub title: String,
     inner: Mutex<Inner>,
     pub(super) events: Arc<crate::live::Bus>,
+    pub(super) limits: Limits,
 }
 
 impl Room {
@@ -71,6 +75,7 @@ impl Room {
         roster: Roster,
         join_muted: bool,
         events: Arc<crate::live::Bus>,
+        limits: Limits,
     ) -> Self {
         Room {
             session_id,
@@ -81,6 +86,7 @@ impl Room {
                 ..Default::default()
             }),
             events,
+            limits,
         }
     }
 
@@ -143,6 +149,8 @@ impl Room {
                 site_id: member.site_id.clone(),
                 site_name: member.site_name.clone(),
             });
+            // The host's grid of connected sites shifts.
+            let _ = m.ctl.try_send(Control::Sync);
         }
         member.send(welcome(peers));
         for t in inner.tracks.iter().filter(|t| t.site_id != member.site_id) {
@@ -167,6 +175,7 @@ impl Room {
                 site_id: gone.site_id.clone(),
                 reason,
             });
+            let _ = m.ctl.try_send(Control::Sync);
         }
         let left = inner.chair.on_leave(&gone.site_id, reason);
         self.apply(inner, left);
@@ -221,13 +230,22 @@ impl Room {
     /// The tracks a member should receive: everything published by other sites.
     pub fn tracks_for(&self, subscriber: Uuid) -> Vec<Arc<PublishedTrack>> {
         let inner = self.lock();
-        let Some(site) = inner.members.get(&subscriber).map(|m| m.site_id.clone()) else {
+        let Some(me) = inner.members.get(&subscriber) else {
             return Vec::new();
         };
+        let connected = connected_sites(&inner);
+        let stage = Stage {
+            roster: &inner.roster,
+            connected: &connected,
+            floor: inner.chair.holder(),
+            sharer: None,
+        };
+        let video = layout::video_for(&me.site_id, &me.subscription, &stage, self.limits);
         inner
             .tracks
             .iter()
-            .filter(|t| t.site_id != site)
+            .filter(|t| t.site_id != me.site_id)
+            .filter(|t| t.kind == MediaKind::Audio || video.contains(&t.site_id))
             .cloned()
             .collect()
     }
@@ -275,6 +293,14 @@ impl Room {
             let _ = m.ctl.try_send(Control::Sync);
         }
     }
+}
+
+/// The connected sites, sorted by id (the order of the host's grid).
+pub(super) fn connected_sites(inner: &Inner) -> Vec<String> {
+    let mut v: Vec<String> = inner.members.values().map(|m| m.site_id.clone()).collect();
+    v.sort();
+    v.dedup();
+    v
 }
 
 /// The live state of a session for its controllers (`GET /api/sessions/{id}/live`).

@@ -103,6 +103,23 @@ pub enum ClientMsg {
     SetJoinMuted {
         on: bool,
     },
+    /// What the page shows: `video` names the tiles (exactly those sites' video is sent), or,
+    /// without it, the default layout with `page` of the host's grid.
+    Subscribe {
+        #[serde(default)]
+        video: Option<Vec<TileRequest>>,
+        #[serde(default)]
+        page: Option<u32>,
+    },
+}
+
+/// One tile of a `subscribe`: a site's video at a size in CSS pixels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TileRequest {
+    pub site_id: String,
+    pub width: u32,
+    pub height: u32,
 }
 
 /// Who holds a mute: the site itself, or a controller (the chair). A site cannot lift the chair's.
@@ -355,6 +372,7 @@ const KNOWN_CLIENT_TYPES: &[&str] = &[
     "set_mute",
     "mute_all",
     "set_join_muted",
+    "subscribe",
 ];
 
 #[cfg(test)]

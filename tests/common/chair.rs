@@ -9,7 +9,8 @@ use tokio::time::Instant;
 
 pub const LOCAL: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
-/// One packet a site received: from which participant (stream id), of which kind, when.
+/// One packet a site received: from which site (by the index its payload carries, so what the
+/// server forwarded is judged whatever the client's track labels say), of which kind, when.
 #[derive(Debug, Clone)]
 pub struct Arrival {
     pub from: String,
@@ -22,6 +23,8 @@ pub struct Sites {
     pub clients: Vec<(String, SiteClient)>,
     /// What each site received, by site id.
     pub log: HashMap<String, Vec<Arrival>>,
+    /// How often every site sends (10 ms by default; more sites, less often).
+    pub every: Duration,
 }
 
 impl Sites {
@@ -40,6 +43,7 @@ impl Sites {
         Sites {
             clients,
             log: HashMap::new(),
+            every: Duration::from_millis(10),
         }
     }
 
@@ -67,16 +71,20 @@ impl Sites {
         let end = Instant::now() + d;
         let mut n: u32 = 0;
         while Instant::now() < end {
-            for (_, c) in &self.clients {
-                let _ = c.send(MediaKind::Audio, marker(n)).await;
-                let _ = c.send(MediaKind::Video, vp8_keyframe(n)).await;
+            for (i, (_, c)) in self.clients.iter().enumerate() {
+                let _ = c.send(MediaKind::Audio, marker(i as u16, n)).await;
+                let _ = c.send(MediaKind::Video, vp8_keyframe(i as u16, n)).await;
             }
             n += 1;
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            tokio::time::sleep(self.every).await;
+            let ids: Vec<String> = self.clients.iter().map(|(id, _)| id.clone()).collect();
             for (id, c) in self.clients.iter_mut() {
                 while let Some(rx) = c.try_recv_packet() {
+                    let Some(from) = sender_of(&rx.packet.payload, rx.kind) else {
+                        continue;
+                    };
                     self.log.entry(id.clone()).or_default().push(Arrival {
-                        from: rx.stream_id,
+                        from: ids.get(from as usize).cloned().unwrap_or_default(),
                         kind: rx.kind,
                         at: rx.at.into(),
                     });
@@ -96,12 +104,11 @@ impl Sites {
 
     /// Arrivals at `to` from site `from` of `kind` after `since`.
     pub fn received(&self, to: &str, from: &str, kind: MediaKind, since: Instant) -> Vec<Instant> {
-        let pid = self.participant(from);
         self.log
             .get(to)
             .map(|v| {
                 v.iter()
-                    .filter(|a| a.from == pid && a.kind == kind && a.at >= since)
+                    .filter(|a| a.from == from && a.kind == kind && a.at >= since)
                     .map(|a| a.at)
                     .collect()
             })
@@ -127,19 +134,31 @@ impl Sites {
     }
 }
 
-/// An 8-byte marker payload.
-fn marker(n: u32) -> bytes::Bytes {
+/// An audio payload: "GB", the sending site's index, a counter.
+fn marker(site: u16, n: u32) -> bytes::Bytes {
     let mut v = b"GB".to_vec();
-    v.extend_from_slice(&[0, 0]);
+    v.extend_from_slice(&site.to_be_bytes());
     v.extend_from_slice(&n.to_be_bytes());
     bytes::Bytes::from(v)
 }
 
-/// A VP8 payload that starts a keyframe (descriptor S=1, PID 0; P bit 0 in the first byte).
-fn vp8_keyframe(n: u32) -> bytes::Bytes {
+/// A VP8 payload that starts a keyframe (descriptor S=1, PID 0; P bit 0 in the first byte),
+/// then the sending site's index and a counter.
+fn vp8_keyframe(site: u16, n: u32) -> bytes::Bytes {
     let mut v = vec![0x10, 0x00, 0x9d, 0x01, 0x2a];
+    v.extend_from_slice(&site.to_be_bytes());
     v.extend_from_slice(&n.to_be_bytes());
     bytes::Bytes::from(v)
+}
+
+/// The index of the site that sent a payload of [`marker`] or [`vp8_keyframe`].
+fn sender_of(p: &[u8], kind: MediaKind) -> Option<u16> {
+    let at = match kind {
+        MediaKind::Audio if p.len() == 8 && &p[..2] == b"GB" => 2,
+        MediaKind::Video if p.len() == 11 => 5,
+        _ => return None,
+    };
+    Some(u16::from_be_bytes([p[at], p[at + 1]]))
 }
 
 /// Waits for the first message `f` accepts (others are skipped); panics after `limit`.
