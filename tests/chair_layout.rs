@@ -39,18 +39,25 @@ async fn expect_video(sites: &mut Sites, to: &str, want: &[&str]) {
         );
         sites.pump(Duration::from_millis(100)).await;
     }
-    // Renegotiation is done once the wanted video flows: from now on, only that.
+    // Renegotiation is done once the wanted video flows: from now on, only that. A window in
+    // which some wanted video did not arrive (a loaded machine stalls a connection now and then)
+    // is observed again; video from any other site fails at once.
     sites.pump(Duration::from_millis(300)).await;
-    let window = Instant::now();
-    sites.pump(Duration::from_millis(700)).await;
-    let last = sites.log.get(to).and_then(|v| v.last()).map(|a| a.at);
-    assert_eq!(
-        sites.video_sources(to, window),
-        want,
-        "video at {to} (window {:?} long, last arrival {:?} after its start)",
-        window.elapsed(),
-        last.map(|l| l.saturating_duration_since(window))
-    );
+    for attempt in 0..5 {
+        let window = Instant::now();
+        sites.pump(Duration::from_millis(700)).await;
+        let got = sites.video_sources(to, window);
+        let extra: Vec<_> = got.iter().filter(|s| !want.contains(s)).collect();
+        assert!(
+            extra.is_empty(),
+            "{to} received video of {extra:?}; it shows {want:?}"
+        );
+        if got == want {
+            return;
+        }
+        eprintln!("window {attempt}: {to} received {got:?} of {want:?}; observing again");
+    }
+    panic!("{to} did not receive all of {want:?} in any window");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

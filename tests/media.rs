@@ -1,6 +1,7 @@
-//! Media forwarding through the real server with Rust clients: every site receives every other
-//! site's audio and video, in order, labelled by the sender; leaving and rejoining works; leaving
-//! releases every peer connection, task, port and socket.
+//! Media forwarding through the real server with Rust clients: every site (each showing all the
+//! others, `subscribe`) receives every other site's audio and video, in order, labelled by the
+//! sender; leaving and rejoining works; leaving releases every peer connection, task, port and
+//! socket.
 
 mod common;
 
@@ -73,6 +74,34 @@ async fn exchange(
     seen
 }
 
+/// Joins a site whose page shows every other site of `all` (the default layouts show remote
+/// sites only the host and the floor holder; this test is about forwarding between all of them).
+async fn join_seeing_all(
+    server: &TestServer,
+    links: &std::collections::BTreeMap<String, String>,
+    me: &str,
+    all: &[&str],
+) -> SiteClient {
+    let c = SiteClient::join(&server.ws_url(), &token(&links[me]), LOCAL)
+        .await
+        .unwrap();
+    let video = all
+        .iter()
+        .filter(|s| **s != me)
+        .map(|s| giaoban::signal::protocol::TileRequest {
+            site_id: s.to_string(),
+            width: 640,
+            height: 360,
+        })
+        .collect();
+    c.send_msg(giaoban::signal::protocol::ClientMsg::Subscribe {
+        video: Some(video),
+        page: None,
+    })
+    .await;
+    c
+}
+
 fn assert_all_received_in_order(
     seen: &[HashMap<(u8, u8), Vec<u32>>],
     indexes: &[u8],
@@ -113,11 +142,7 @@ async fn three_sites_exchange_audio_and_video_then_one_rejoins() {
     let sites = [HOST, SITES[0], SITES[1]];
     let mut clients = Vec::new();
     for s in sites {
-        clients.push(
-            SiteClient::join(&server.ws_url(), &token(&session.links[s]), LOCAL)
-                .await
-                .unwrap(),
-        );
+        clients.push(join_seeing_all(&server, &session.links, s, &sites).await);
     }
     let indexes = [0u8, 1, 2];
     // Warm-up until every pair flows (negotiation and ICE on loopback), then the measured run.
@@ -167,9 +192,7 @@ async fn three_sites_exchange_audio_and_video_then_one_rejoins() {
     }
     clients.insert(
         1,
-        SiteClient::join(&server.ws_url(), &token(&session.links[SITES[0]]), LOCAL)
-            .await
-            .unwrap(),
+        join_seeing_all(&server, &session.links, SITES[0], &sites).await,
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let mut start = 5000;
@@ -210,12 +233,9 @@ async fn a_track_ending_mid_session_leaves_the_others_flowing() {
     let server = TestServer::start().await;
     let session = server.create_session(HOST, &SITES[..2]).await;
     let mut clients = Vec::new();
-    for s in [HOST, SITES[0], SITES[1]] {
-        clients.push(
-            SiteClient::join(&server.ws_url(), &token(&session.links[s]), LOCAL)
-                .await
-                .unwrap(),
-        );
+    let sites = [HOST, SITES[0], SITES[1]];
+    for s in sites {
+        clients.push(join_seeing_all(&server, &session.links, s, &sites).await);
     }
     let indexes = [0u8, 1, 2];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
