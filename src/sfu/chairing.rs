@@ -72,6 +72,25 @@ impl Room {
         Ok(())
     }
 
+    /// A site started or stopped speaking (from its audio levels): everyone is told, and the live
+    /// events get a speaking turn.
+    pub fn speaking(&self, site_id: &str, speaking: bool) {
+        let inner = self.lock();
+        broadcast(
+            &inner,
+            ServerMsg::Speaking {
+                site_id: site_id.to_string(),
+                speaking,
+            },
+        );
+        drop(inner);
+        self.events.emit(Event::Speaking {
+            session_id: self.session_id.clone(),
+            site_id: site_id.to_string(),
+            speaking,
+        });
+    }
+
     /// What a member is told after `joined`: the queue, the floor, the policy, every mute.
     pub(super) fn chair_state(&self, inner: &Inner) -> Vec<ServerMsg> {
         let mut out = vec![
@@ -84,6 +103,7 @@ impl Room {
             },
             ServerMsg::ChairPolicy {
                 join_muted: inner.chair.join_muted(),
+                page_size: self.limits.page_size as u32,
             },
         ];
         for (site_id, m) in inner.chair.muted() {
@@ -194,7 +214,14 @@ impl Room {
                     });
                 }
                 Effect::Policy { join_muted } => {
-                    broadcast(inner, ServerMsg::ChairPolicy { join_muted });
+                    let page_size = self.limits.page_size as u32;
+                    broadcast(
+                        inner,
+                        ServerMsg::ChairPolicy {
+                            join_muted,
+                            page_size,
+                        },
+                    );
                 }
             }
         }

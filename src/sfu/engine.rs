@@ -25,7 +25,7 @@ use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
 use rtc::sansio::Protocol;
 use std::collections::VecDeque;
@@ -93,6 +93,14 @@ fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
             kind,
         )?;
     }
+    // The audio level of each packet (RFC 6464), for active speaker detection (`speaker`).
+    me.register_header_extension(
+        RTCRtpHeaderExtensionCapability {
+            uri: super::speaker::AUDIO_LEVEL_URI.to_string(),
+        },
+        RtpCodecKind::Audio,
+        None,
+    )?;
     Ok(me)
 }
 

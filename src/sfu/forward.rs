@@ -141,6 +141,10 @@ pub struct PublishedTrack {
     tap: RwLock<Option<Arc<dyn Tap>>>,
     /// Muted (by the site or the chair): nothing is forwarded.
     muted: AtomicBool,
+    /// The negotiated id of the RFC 6464 audio level extension (0: none), and who is told when
+    /// the site starts or stops speaking (`speaker`).
+    level_ext: std::sync::atomic::AtomicU8,
+    on_speaking: std::sync::OnceLock<Box<dyn Fn(bool) + Send + Sync>>,
     keyframe_wanted: Notify,
     pub(super) cancel: CancellationToken,
     metrics: Arc<Metrics>,
@@ -191,6 +195,8 @@ impl PublishedTrack {
             subscribers: RwLock::new(Vec::new()),
             tap: RwLock::new(None),
             muted: AtomicBool::new(false),
+            level_ext: std::sync::atomic::AtomicU8::new(0),
+            on_speaking: std::sync::OnceLock::new(),
             keyframe_wanted: Notify::new(),
             cancel: CancellationToken::new(),
             session: metrics.session(&session_id),
@@ -220,6 +226,19 @@ impl PublishedTrack {
 
     pub fn is_muted(&self) -> bool {
         self.muted.load(Relaxed)
+    }
+
+    /// Active speaker detection of an audio track: the audio level extension's id on the
+    /// publisher's leg, and what to call when the site starts (`true`) or stops speaking.
+    pub fn detect_speaking(&self, ext_id: u8, on_change: impl Fn(bool) + Send + Sync + 'static) {
+        self.level_ext.store(ext_id, Relaxed);
+        let _ = self.on_speaking.set(Box::new(on_change));
+    }
+
+    fn speaking_changed(&self, change: Option<bool>) {
+        if let (Some(speaking), Some(f)) = (change, self.on_speaking.get()) {
+            f(speaking);
+        }
     }
 
     fn attach(&self, subscriber: Uuid, tx: mpsc::Sender<rtp::Packet>, ready: Arc<Readiness>) {
@@ -282,6 +301,7 @@ impl PublishedTrack {
         tokio::spawn(async move {
             let _gauge = gauge;
             let mut loss = LossCounter::default();
+            let mut meter = super::speaker::Meter::new(Default::default());
             loop {
                 let event = tokio::select! {
                     _ = me.cancel.cancelled() => break,
@@ -296,6 +316,18 @@ impl PublishedTrack {
                         let lost = loss.on_packet(packet.header.sequence_number);
                         if lost > 0 {
                             me.session.packets_lost.fetch_add(lost, Relaxed);
+                        }
+                        if me.kind == MediaKind::Audio {
+                            let ext = me.level_ext.load(Relaxed);
+                            let now = std::time::Instant::now();
+                            let change = super::speaker::measure(
+                                &mut meter,
+                                &packet.header,
+                                ext,
+                                me.is_muted(),
+                                now,
+                            );
+                            me.speaking_changed(change);
                         }
                         me.forward(packet);
                     }
@@ -316,6 +348,7 @@ impl PublishedTrack {
             me.cancel.cancel();
             me.subscribers.write().expect("subscribers").clear();
             me.set_tap(None);
+            me.speaking_changed(meter.silence());
             on_end();
         });
         if self.kind == MediaKind::Video {

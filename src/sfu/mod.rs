@@ -17,6 +17,7 @@ pub mod participant;
 pub mod recording;
 pub mod rewrite;
 pub mod room;
+pub mod speaker;
 pub mod udp;
 
 use crate::metrics::Metrics;

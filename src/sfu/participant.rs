@@ -390,6 +390,16 @@ impl Participant {
             ssrc,
             self.shared.metrics.clone(),
         );
+        if kind == MediaKind::Audio {
+            let ext = self.audio_level_id(&track.remote_track_id).await;
+            let room = Arc::downgrade(&self.room);
+            let site = self.site_id.clone();
+            track.detect_speaking(ext, move |speaking| {
+                if let Some(room) = room.upgrade() {
+                    room.speaking(&site, speaking);
+                }
+            });
+        }
         let room = self.room.clone();
         let weak = Arc::downgrade(&track);
         let shared = self.shared.clone();
@@ -412,6 +422,31 @@ impl Participant {
             site_id: self.site_id.clone(),
             kind,
         });
+    }
+
+    /// The id the publisher negotiated for the audio level extension on this track (0: none).
+    async fn audio_level_id(&self, remote_track_id: &str) -> u8 {
+        let Some(publish) = &self.publish else {
+            return 0;
+        };
+        for t in publish.pc.get_transceivers().await {
+            let Ok(Some(r)) = t.receiver().await else {
+                continue;
+            };
+            if r.track().track_id().await != remote_track_id {
+                continue;
+            }
+            if let Ok(p) = r.get_parameters().await {
+                return p
+                    .rtp_parameters
+                    .header_extensions
+                    .iter()
+                    .find(|e| e.uri == super::speaker::AUDIO_LEVEL_URI)
+                    .and_then(|e| u8::try_from(e.id).ok())
+                    .unwrap_or(0);
+            }
+        }
+        0
     }
 
     /// Brings the subscribe connection in line with the room's tracks and offers the change.

@@ -242,9 +242,17 @@ pub enum ServerMsg {
         #[serde(default)]
         previous: Option<String>,
     },
+    /// A site started (`true`) or stopped speaking, from the audio levels it sends.
+    Speaking {
+        site_id: String,
+        speaking: bool,
+    },
     /// The session's chairing policy (after a change, and after `joined`).
     ChairPolicy {
         join_muted: bool,
+        /// Tiles per page of the host's grid (`chair.grid_page_size`).
+        #[serde(default)]
+        page_size: u32,
     },
     Pong,
     Error {
