@@ -80,6 +80,19 @@ pub struct Options {
     /// measure what recording costs.
     #[arg(long)]
     pub record: bool,
+    /// What each site's page shows: `default`, the server's default layouts (a remote site
+    /// receives the host's and the floor holder's video, the host one page of its grid; sessions
+    /// of more than `chair.join_muted_above_sites` sites join muted), or `all`, every site
+    /// subscribes to every other site's video and every site is unmuted (all to all).
+    #[arg(long, value_enum, default_value_t = Layout::Default)]
+    pub layout: Layout,
+}
+
+/// See [`Options::layout`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Layout {
+    Default,
+    All,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -265,12 +278,14 @@ pub async fn run(o: Options) -> Result<Report, LoadTestError> {
             .create_session(&format!("Đo tải {}", k + 1), host, &others)
             .await?;
         for &i in group {
+            let all = group.iter().filter(|&&j| j != i).map(|&j| ids[j].clone());
             specs.push(SiteSpec {
                 index: i as u32,
                 ws_url: ws_url.clone(),
                 token: api::token_of(&created.links[&ids[i]]).to_string(),
                 publish: i < publishers,
                 bind_ip: o.bind,
+                subscribe_to: (o.layout == Layout::All).then(|| all.collect()),
             });
         }
         if o.record {
@@ -284,7 +299,7 @@ pub async fn run(o: Options) -> Result<Report, LoadTestError> {
                 .error_for_status()
                 .map_err(api::ApiError::Http)?;
         }
-        sessions.push(created.session_id);
+        sessions.push((created.session_id, group.clone()));
     }
     specs.sort_by_key(|s| s.index);
 
@@ -329,6 +344,18 @@ pub async fn run(o: Options) -> Result<Report, LoadTestError> {
         if last_print.elapsed() >= Duration::from_secs(1) {
             progress.line(&status("ramp", &shared, epoch));
             last_print = Instant::now();
+        }
+    }
+    if o.layout == Layout::All {
+        // All to all: nobody stays muted by the join policy.
+        for (id, group) in &sessions {
+            for &i in group {
+                let body = serde_json::json!({"site_id": ids[i], "kind": "audio", "muted": false});
+                let path = format!("/api/sessions/{id}/mute");
+                if let Err(e) = admin.post(&path, &body).await {
+                    tracing::warn!("unmuting {}: {e}", ids[i]);
+                }
+            }
         }
     }
     let warm_end = Instant::now() + Duration::from_secs_f64(o.warmup);
@@ -382,7 +409,7 @@ pub async fn run(o: Options) -> Result<Report, LoadTestError> {
             }
         }
     }
-    for id in sessions.iter().filter(|_| o.record) {
+    for (id, _) in sessions.iter().filter(|_| o.record) {
         let stop = format!("/api/sessions/{id}/recording/stop");
         if let Err(e) = admin.post(&stop, &serde_json::json!({})).await
             && errors.len() < 10
@@ -390,7 +417,7 @@ pub async fn run(o: Options) -> Result<Report, LoadTestError> {
             errors.push(format!("stopping the recording of {id}: {e}"));
         }
     }
-    for id in &sessions {
+    for (id, _) in &sessions {
         if let Err(e) = admin.cancel_session(id).await
             && errors.len() < 10
         {

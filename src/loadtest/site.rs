@@ -46,6 +46,8 @@ pub struct SiteSpec {
     pub token: String,
     pub publish: bool,
     pub bind_ip: IpAddr,
+    /// Subscribe to exactly these sites' video (`--layout all`); `None`: the default layout.
+    pub subscribe_to: Option<Vec<String>>,
 }
 
 /// What a site measured (besides the shared totals).
@@ -77,6 +79,22 @@ pub async fn run(
             }
         };
     shared.joined.fetch_add(1, Relaxed);
+    if let Some(sites) = &spec.subscribe_to {
+        let video = sites
+            .iter()
+            .map(|s| crate::signal::protocol::TileRequest {
+                site_id: s.clone(),
+                width: 320,
+                height: 180,
+            })
+            .collect();
+        client
+            .send_msg(crate::signal::protocol::ClientMsg::Subscribe {
+                video: Some(video),
+                page: None,
+            })
+            .await;
+    }
     let mut packets = client.take_packets();
     let client = Arc::new(client);
     let sender = spec.publish.then(|| {

@@ -167,16 +167,6 @@ impl ApiClient {
             .unwrap()
     }
 
-    pub async fn put(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
-        self.client
-            .put(self.url(path))
-            .header("x-csrf-token", &self.csrf)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
     pub async fn patch(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
         self.client
             .patch(self.url(path))
