@@ -4,9 +4,13 @@
 #   pairs   20 pairs: 40 sites, 20 publishers, 20 sessions of one publisher and one viewer
 #   fanout  4 publishers x 25 viewers in one session (publishers also see each other)
 #   city    the city-wide briefing: the host publishing to 150 viewers
+#   layouts 30 sites all publishing, each page with the default layout (remote sites: host and
+#           floor; the host: a page of 25); sites join muted (more than 5 sites)
+#   alltoall the same 30 sites, every site showing every other and unmuted (--layout all)
 #   memory  idle RSS of a fresh server, then after ten sessions of 50 sites (2 publishing, one
 #           session after the other)
-# Usage: benches/scenarios.sh [pairs|fanout|city|memory ...]   (default: pairs fanout city)
+# Usage: benches/scenarios.sh [pairs|fanout|city|layouts|alltoall|memory ...]
+#        (default: pairs fanout city)
 # Env: DURATION (s, default 20), WARMUP (s, default 3), OUT (directory for the JSON reports,
 # default target/scenarios), PROFILE=pairs (record `perf record -F 499 -g` of that scenario's
 # server for 15 s into $OUT/<scenario>.perf.data), SKIP_BUILD=1, BIN (the server binary).
@@ -112,8 +116,10 @@ for s in "${@:-pairs fanout city}"; do
   for name in $s; do
     case $name in
       pairs) run_scenario pairs "(a) 20 pairs" --sites 40 --publishers 20 --sessions 20 ;;
-      fanout) run_scenario fanout "(b) 4 publishers × 25 viewers" --sites 29 --publishers 4 ;;
+      fanout) run_scenario fanout "(b) 4 publishers × 25 viewers" --sites 29 --publishers 4 --layout all ;;
       city) run_scenario city "(c) host → 150 viewers" --sites 151 --publishers 1 --ramp 25 ;;
+      layouts) run_scenario layouts "30 sites, default layouts" --sites 30 --ramp 5 ;;
+      alltoall) run_scenario alltoall "30 sites, all to all" --sites 30 --ramp 5 --layout all ;;
       memory) memory ;;
       *) echo "unknown scenario $name" >&2; exit 2 ;;
     esac

@@ -11,7 +11,7 @@ use giaoban::signal::protocol::{ClientMsg, ErrorCode, MediaKind, TileRequest};
 use std::time::Duration;
 use tokio::time::Instant;
 
-const SETTLE: Duration = Duration::from_secs(20);
+const SETTLE: Duration = Duration::from_secs(45);
 
 fn tile(site: &str, width: u32, height: u32) -> TileRequest {
     TileRequest {
