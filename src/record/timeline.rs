@@ -40,14 +40,29 @@ pub fn entry(e: &Event) -> Option<(&'static str, Option<&str>, Value)> {
             Some(("floor_given", Some(site_id), json!({ "by": by.label() })))
         }
         Event::FloorRevoked { site_id, by, .. } => {
-            Some(("floor_revoked", Some(site_id), json!({ "by": by.label() })))
+            Some(("floor_taken", Some(site_id), json!({ "by": by.label() })))
         }
+        // A speaking turn starts when the site starts speaking; its end is the next turn.
         Event::Speaking {
-            site_id, speaking, ..
-        } => Some(("speaking", Some(site_id), json!({ "speaking": speaking }))),
+            site_id,
+            speaking: true,
+            ..
+        } => Some(("speaking_turn", Some(site_id), json!({}))),
+        Event::Speaking { .. } => None,
         Event::ScreenShare {
-            site_id, sharing, ..
-        } => Some(("screen_share", Some(site_id), json!({ "sharing": sharing }))),
+            site_id,
+            sharing,
+            by,
+            ..
+        } => Some((
+            if *sharing {
+                "screen_share_started"
+            } else {
+                "screen_share_stopped"
+            },
+            Some(site_id),
+            json!({ "by": by.label() }),
+        )),
         Event::MediaConnected { .. } | Event::HandRaised { .. } | Event::HandLowered { .. } => None,
     }
 }
