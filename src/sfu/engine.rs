@@ -121,8 +121,13 @@ impl Drop for Pc {
         let metrics = self.metrics.clone();
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
-                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-                if metrics.peer_connections.load(Relaxed) == 0 {
+                // Twice: what the connections held goes at once, what the room and the
+                // consumers of its events held a few seconds later.
+                for secs in [2, 6] {
+                    tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+                    if metrics.peer_connections.load(Relaxed) != 0 {
+                        return;
+                    }
                     let _ = tokio::task::spawn_blocking(release_free_memory).await;
                 }
             });

@@ -164,6 +164,14 @@ impl Table {
         self.check_order.retain(|id| checks.contains_key(id));
     }
 
+    /// Releases the capacity the maps grew to (called when no connection is left).
+    pub fn shrink_to_fit(&mut self) {
+        self.by_addr.shrink_to_fit();
+        self.by_ufrag.shrink_to_fit();
+        self.checks.shrink_to_fit();
+        self.check_order.shrink_to_fit();
+    }
+
     /// (bound addresses, registered ufrags).
     pub fn len(&self) -> (usize, usize) {
         (self.by_addr.len(), self.by_ufrag.len())

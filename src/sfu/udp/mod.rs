@@ -230,15 +230,25 @@ impl Attachment {
 
 impl Drop for Attachment {
     fn drop(&mut self) {
-        let inboxes = {
+        let (inboxes, last) = {
             let mut routes = self.shared.routes.write().expect("routes");
             routes.table.forget(self.pc);
-            routes.inboxes.remove(&self.pc).unwrap_or_default()
+            let inboxes = routes.inboxes.remove(&self.pc).unwrap_or_default();
+            if routes.inboxes.is_empty() {
+                // The last connection went: give back what the busiest moment grew.
+                routes.inboxes.shrink_to_fit();
+                routes.table.shrink_to_fit();
+            }
+            (inboxes, routes.inboxes.is_empty())
         };
         for (_, inbox) in inboxes {
             for buf in inbox.drain() {
                 self.shared.give_back(buf);
             }
+        }
+        if last {
+            let mut pool = self.shared.pool.lock().expect("pool");
+            *pool = Vec::new();
         }
     }
 }
