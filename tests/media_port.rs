@@ -1,6 +1,6 @@
 //! The shared media UDP port seen from outside. A server configured with one UDP port carries
-//! every peer connection of every site of two sessions on it (the selected ICE pair of each
-//! site's two connections names that port). Bad input on the port — garbage and truncated
+//! every peer connection of every site of two sessions on it (each of a site's two connections
+//! has a selected ICE pair, and the only server candidates it knows are on that port). Bad input on the port — garbage and truncated
 //! datagrams, DTLS and RTP from unknown addresses, STUN naming no connection, a flood of binding
 //! requests naming a real connection with wrong credentials — is dropped and counted by reason,
 //! gets no answer, and the live session on the same port keeps its media flowing.
@@ -60,7 +60,14 @@ async fn every_connection_of_every_site_uses_the_one_configured_port() {
         .await;
     for (x, y) in &pairs {
         for site in [x, y] {
-            assert_eq!(site.media_peers().await, [Some(media), Some(media)]);
+            for (selected, servers) in site.media_peers().await {
+                assert!(selected, "no ICE pair selected");
+                assert!(!servers.is_empty(), "no server candidate known");
+                assert!(
+                    servers.iter().all(|a| *a == media),
+                    "{servers:?} besides {media}"
+                );
+            }
         }
     }
     let s = server.stats();

@@ -199,7 +199,7 @@ struct Outgoing {
 
 /// A site connected to a session: signaling plus both peer connections.
 mod ice;
-use ice::selected_remote;
+use ice::server_candidates;
 
 pub struct SiteClient {
     pub participant_id: String,
@@ -554,12 +554,14 @@ impl SiteClient {
         self.dropped.load(Relaxed)
     }
 
-    /// The server address each connection (publish, then subscribe) exchanges media with: the
-    /// remote candidate of its selected ICE pair, `None` while no pair is selected.
-    pub async fn media_peers(&self) -> [Option<SocketAddr>; 2] {
+    /// For each connection (publish, then subscribe): whether an ICE pair is selected, and the
+    /// addresses of the server's candidates it knows (where its media can go; a pair selected
+    /// before the server's candidate arrived is peer-reflexive, learnt from the server's check,
+    /// and is not listed in the statistics).
+    pub async fn media_peers(&self) -> [(bool, Vec<SocketAddr>); 2] {
         [
-            selected_remote(&*self.publish).await,
-            selected_remote(&*self.subscribe).await,
+            server_candidates(&*self.publish).await,
+            server_candidates(&*self.subscribe).await,
         ]
     }
 

@@ -1,5 +1,6 @@
-//! ICE of the Rust client: the addresses of each connection's selected candidate pair, and ICE
-//! restart as a room PC does when its network changes (Wi-Fi to 4G, a DHCP renewal): both
+//! ICE of the Rust client: the addresses of each connection's selected candidate pair and the
+//! server candidates it knows, and ICE restart as a room PC does when its network changes (Wi-Fi
+//! to 4G, a DHCP renewal): both
 //! connections get new ICE credentials and, since the client's connections rebind their sockets
 //! on a restart, new local candidates; the site stays the same participant. The publish
 //! connection restarts by a `publish_offer` with new credentials, the subscribe connection by
@@ -44,11 +45,6 @@ impl SiteClient {
     }
 }
 
-/// The remote candidate of a connection's selected ICE candidate pair (from its statistics).
-pub(super) async fn selected_remote(pc: &dyn PeerConnection) -> Option<SocketAddr> {
-    selected_address(pc, true).await
-}
-
 /// The remote (or local) candidate of a connection's selected ICE candidate pair.
 async fn selected_address(pc: &dyn PeerConnection, remote: bool) -> Option<SocketAddr> {
     use rtc::statistics::StatsSelector;
@@ -75,4 +71,25 @@ async fn selected_address(pc: &dyn PeerConnection, remote: bool) -> Option<Socke
         }
         _ => None,
     })
+}
+
+/// Whether a connection has a selected ICE pair, and its remote candidates' addresses (from its
+/// statistics).
+pub(super) async fn server_candidates(pc: &dyn PeerConnection) -> (bool, Vec<SocketAddr>) {
+    use rtc::statistics::StatsSelector;
+    use rtc::statistics::report::RTCStatsReportEntry;
+    let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
+    let selected = report
+        .transport()
+        .is_some_and(|t| !t.selected_candidate_pair_id.is_empty());
+    let addrs = report
+        .iter()
+        .filter_map(|e| match e {
+            RTCStatsReportEntry::RemoteCandidate(c) if c.protocol.eq_ignore_ascii_case("udp") => {
+                Some(SocketAddr::new(c.address.as_deref()?.parse().ok()?, c.port))
+            }
+            _ => None,
+        })
+        .collect();
+    (selected, addrs)
 }
