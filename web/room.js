@@ -1,7 +1,7 @@
 // room.js — behaviour of the room page: join info (/api/join/<token>), local devices and preview,
 // the signaling WebSocket (/ws, docs/protocol.md), the publish and subscribe peer connections,
 // remote tiles, own controls and reconnection with backoff. Local devices live in devices.js,
-// statistics in stats.js.
+// statistics in stats.js, chairing (hands, floor, mutes by the chair, host controls) in chair.js.
 // Exposes window.giaoban = { state, stats, join, leave, toggleMic, toggleCamera }.
 "use strict";
 
@@ -30,7 +30,7 @@
     active: false,      // the site wants to be in the session (join pressed, not left)
     joined: false,
     everJoined: false,  // joined at least once since join was pressed (drives the "lost" wording)
-    siteId: null, siteName: null, participantId: null, sessionId: null,
+    siteId: null, siteName: null, participantId: null, sessionId: null, hostSiteId: null,
     conn: null,         // current connection, see connect()
     peers: new Map(),   // participant_id -> { participantId, siteId, siteName, audioMuted, videoMuted, stream, el }
     streamOwner: new Map(),   // stream_id (track_published) -> participant_id
@@ -121,64 +121,28 @@
 
   // ---------------------------------------------------------------- join info
 
-  // Returns "ok", "fatal" (bad link: nothing else to do) or "network" (try the socket anyway).
-  async function loadInfo() {
-    if (!token) { showEnded("fatal.title", "err.noToken", false); return "fatal"; }
-    let res;
-    try {
-      const t0 = performance.now();
-      res = await fetch(`/api/join/${encodeURIComponent(token)}`, { cache: "no-store", headers: { Accept: "application/json" } });
-      S.rttMs = performance.now() - t0;
-    } catch (_) {
-      setStatus("err.network", "error");
-      return "network";
-    }
-    let body = null;
-    try { body = await res.json(); } catch (_) { /* not JSON */ }
-    if (!res.ok) {
-      if (res.status >= 500 || !body) { setStatus(() => errorText(body?.code, body?.message || `HTTP ${res.status}`), "error"); return "network"; }
-      showEnded("fatal.title", () => errorText(body.code, body.message), false);
-      return "fatal";
-    }
-    S.info = body;
-    S.sessionId = body?.session?.id ?? null;
-    renderHeader();
-    setEarly(body?.window?.state === "too_early" ? { opensAt: body.window.opens_at, startsAt: body.window.starts_at } : null);
-    return "ok";
-  }
+  const { loadInfo, reopen, renderEarly } = window.GiaobanJoinInfo.create(S, {
+    token, autojoin, showEnded, setStatus, errorText, renderHeader, resetJoinButton, join,
+  });
 
-  // ---------------------------------------------------------------- join window
+  // ---------------------------------------------------------------- chairing (chair.js)
 
-  // Before the room opens: "Chưa đến giờ họp" with the start, the join button off (the device
-  // check stays), and a timer that reloads the join info when the room opens.
-  function setEarly(early) {
-    S.early = early;
-    clearTimeout(S.earlyTimer);
-    renderEarly();
-    if (!early) return;
-    const wait = Math.max(1000, new Date(early.opensAt).getTime() - Date.now() + 500);
-    S.earlyTimer = setTimeout(reopen, Math.min(wait, 2 ** 31 - 1));
-  }
-
-  async function reopen() {
-    const info = await loadInfo();
-    if (info === "ok" && !S.early) {
-      resetJoinButton();
-      if (autojoin) join();
-    } else if (info !== "fatal" && !S.early) {
-      S.earlyTimer = setTimeout(reopen, 5000);
-    }
-  }
-
-  function renderEarly() {
-    $("early").hidden = !S.early;
-    if (!S.early) return;
-    $("early-text").textContent = t("early.text", {
-      start: i18n.formatDateTime(S.early.startsAt), opens: i18n.formatDateTime(S.early.opensAt),
-    });
-    const btn = $("join-btn");
-    btn.disabled = true;
-  }
+  const isHost = () => !!S.siteId && S.siteId === S.hostSiteId;
+  const chair = window.GiaobanChair.create({
+    send: (msg) => { if (S.conn && S.joined) send(S.conn, msg); },
+    peers: () => S.peers,
+    siteId: () => S.siteId,
+    hostSiteId: () => S.hostSiteId,
+    isHost,
+    joined: () => S.joined,
+    siteName: (id) => [...S.peers.values()].find((p) => p.siteId === id)?.siteName || (id === S.siteId ? S.siteName : null),
+    // The server muted or unmuted the own track (the chair, or giving / taking the floor).
+    applyChairMute: (kind, muted) => {
+      if (kind === "audio") S.micMuted = muted; else S.camOff = muted;
+      if (S.tracks[kind]) S.tracks[kind].enabled = !muted;
+      renderControls();
+    },
+  });
 
   // ---------------------------------------------------------------- local media (devices.js)
 
@@ -274,6 +238,7 @@
     S.trackOwner.clear();
     S.orphans = [];
     $("enable-sound").hidden = true;
+    chair.reset();
   }
 
   function lostConnection(c, code) {
@@ -318,6 +283,8 @@
 
   function leave() {
     if (!S.active) return;
+    // The host site leaving ends the chairing of the session for everyone: ask first.
+    if (isHost() && S.joined && !window.confirm(t("chair.confirmLeave"))) return;
     S.active = false;
     clearTimeout(S.reconnectTimer);
     const c = S.conn;
@@ -461,9 +428,14 @@
       }
       case "mute_changed": {
         const peer = S.peers.get(msg.participant_id);
-        if (peer) { peer[msg.kind === "audio" ? "audioMuted" : "videoMuted"] = !!msg.muted; renderTile(peer); }
+        if (peer) peer[msg.kind === "audio" ? "audioMuted" : "videoMuted"] = !!msg.muted;
+        chair.onMessage(msg);
+        if (peer) renderTile(peer);
         return;
       }
+      case "hands_changed": case "floor_changed": case "chair_policy": case "speaking":
+        chair.onMessage(msg);
+        return;
       case "recording": {
         // Đang ghi hình: every participant sees that the session is being recorded.
         S.recording = !!msg.active;
@@ -502,6 +474,8 @@
     S.siteId = msg.site?.id ?? null;
     S.siteName = msg.site?.name ?? null;
     S.sessionId = msg.session?.id ?? S.sessionId;
+    S.hostSiteId = msg.session?.host_site_id ?? null;
+    document.body.classList.toggle("is-host", isHost());
     S.isHost = !!msg.session?.host_site_id && msg.session.host_site_id === S.siteId;
     renderRecording();
     if (msg.session?.title) S.info = { ...(S.info || {}), session: { ...(S.info?.session || {}), ...msg.session } };
@@ -528,119 +502,8 @@
 
   // ---------------------------------------------------------------- remote sites and tiles
 
-  function upsertPeer(p) {
-    if (!p.participant_id || p.participant_id === S.participantId || (S.siteId && p.site_id === S.siteId)) return null;
-    // Only one connection per site is live: a newer participant of the same site replaces the old.
-    for (const [pid, other] of S.peers) if (other.siteId === p.site_id && pid !== p.participant_id) removePeer(pid);
-    let peer = S.peers.get(p.participant_id);
-    if (!peer) {
-      peer = { participantId: p.participant_id, siteId: p.site_id, siteName: p.site_name || p.site_id,
-        audioMuted: false, videoMuted: false, stream: new MediaStream(), el: null };
-      S.peers.set(peer.participantId, peer);
-      createTile(peer);
-    }
-    if (p.site_name) peer.siteName = p.site_name;
-    if (typeof p.audio_muted === "boolean") peer.audioMuted = p.audio_muted;
-    if (typeof p.video_muted === "boolean") peer.videoMuted = p.video_muted;
-    renderTile(peer);
-    updateEmpty();
-    return peer;
-  }
-
-  function removePeer(pid) {
-    const peer = S.peers.get(pid);
-    if (!peer) return;
-    S.peers.delete(pid);
-    peer.el?.remove();
-    for (const map of [S.streamOwner, S.trackOwner]) for (const [k, v] of map) if (v === pid) map.delete(k);
-    updateEmpty();
-  }
-
-  function onRemoteTrack(ev) {
-    const track = ev.track;
-    const streamId = ev.streams?.[0]?.id;
-    const pid = (streamId && S.streamOwner.get(streamId)) || S.trackOwner.get(track.id);
-    if (pid && S.peers.has(pid)) attachTrack(pid, track);
-    else S.orphans.push({ track, streamId });
-  }
-
-  function adoptOrphans() {
-    S.orphans = S.orphans.filter(({ track, streamId }) => {
-      const pid = (streamId && S.streamOwner.get(streamId)) || S.trackOwner.get(track.id);
-      if (!pid || !S.peers.has(pid)) return track.readyState === "live";
-      attachTrack(pid, track);
-      return false;
-    });
-  }
-
-  function attachTrack(pid, track) {
-    const peer = S.peers.get(pid);
-    S.trackOwner.set(track.id, pid);
-    for (const old of peer.stream.getTracks()) if (old.kind === track.kind && old !== track) peer.stream.removeTrack(old);
-    if (!peer.stream.getTrackById(track.id)) peer.stream.addTrack(track);
-    track.addEventListener("ended", () => { peer.stream.removeTrack(track); renderTile(peer); });
-    const video = peer.el.querySelector("video");
-    if (video.srcObject !== peer.stream) video.srcObject = peer.stream;
-    playRemote(video);
-    renderTile(peer);
-  }
-
-  // Autoplay with sound may be refused (kiosk without a click): play muted and offer a button.
-  function playRemote(video) {
-    video.play().catch((err) => {
-      if (err?.name !== "NotAllowedError") return;
-      video.muted = true;
-      video.dataset.autoMuted = "1";
-      video.play().catch(() => {});
-      $("enable-sound").hidden = false;
-      setStatus("status.soundBlocked", "warn");
-    });
-  }
-
-  function enableSound() {
-    document.querySelectorAll("#tiles video[data-auto-muted]").forEach((v) => {
-      v.muted = false;
-      delete v.dataset.autoMuted;
-      v.play().catch(() => {});
-    });
-    $("enable-sound").hidden = true;
-    setStatus(null);
-  }
-
-  function createTile(peer) {
-    const fig = document.createElement("figure");
-    fig.className = "tile";
-    fig.dataset.siteId = peer.siteId;
-    fig.dataset.participantId = peer.participantId;
-    fig.innerHTML = `<video autoplay playsinline></video><div class="tile-placeholder"></div>
-      <figcaption class="tile-caption"><span class="caption-name"></span>
-      <span class="badge badge-muted" hidden>${$("self-mic-muted").querySelector("svg").outerHTML}<span></span></span></figcaption>`;
-    peer.el = fig;
-    const tiles = $("tiles");
-    const next = [...tiles.children].find((el) => collator.compare(S.peers.get(el.dataset.participantId)?.siteName || "", peer.siteName) > 0);
-    tiles.insertBefore(fig, next || null);
-  }
-
-  const hasLive = (peer, kind) => peer.stream.getTracks().some((tr) => tr.kind === kind && tr.readyState === "live");
-
-  function renderTile(peer) {
-    const el = peer.el;
-    if (!el) return;
-    el.setAttribute("aria-label", t("tile.aria", { site: peer.siteName }));
-    el.querySelector(".caption-name").textContent = peer.siteName;
-    const badge = el.querySelector(".badge-muted");
-    badge.hidden = !peer.audioMuted;
-    badge.lastElementChild.textContent = t("tile.micMuted");
-    const placeholder = el.querySelector(".tile-placeholder");
-    const showVideo = hasLive(peer, "video") && !peer.videoMuted;
-    placeholder.hidden = showVideo;
-    placeholder.textContent = peer.videoMuted ? t("tile.camOff") : t("tile.noVideo");
-    el.classList.toggle("no-video", !showVideo);
-  }
-
-  function updateEmpty() {
-    $("empty-note").hidden = !(S.joined && S.peers.size === 0);
-  }
+  const tiles = window.GiaobanTiles.create(S, { setStatus, decorate: (peer) => chair.decorateTile(peer) });
+  const { upsertPeer, removePeer, onRemoteTrack, adoptOrphans, renderTile, enableSound, updateEmpty, hasLive } = tiles;
 
   // ---------------------------------------------------------------- own controls
 
@@ -648,6 +511,7 @@
   function toggleCamera() { setMuted("video", !S.camOff); }
 
   function setMuted(kind, muted) {
+    if (!muted && chair.chairHolds(kind)) { setStatus("chair.mutedByChair", "warn", 5000); return; }
     if (kind === "audio") S.micMuted = muted; else S.camOff = muted;
     if (S.tracks[kind]) S.tracks[kind].enabled = !muted;
     if (S.conn && S.joined) send(S.conn, { type: "mute", kind, muted });
@@ -660,7 +524,8 @@
     cam.textContent = t(S.camOff ? "btn.camOn" : "btn.camOff");
     mic.setAttribute("aria-label", mic.textContent);
     cam.setAttribute("aria-label", cam.textContent);
-    mic.disabled = !S.tracks.audio;
+    mic.disabled = !S.tracks.audio || chair.chairHolds("audio");
+    if (chair.chairHolds("audio")) mic.textContent = t("chair.micByChair");
     cam.disabled = !S.tracks.video;
     mic.classList.toggle("is-off", S.micMuted);
     cam.classList.toggle("is-off", S.camOff);
@@ -693,7 +558,7 @@
     return {
       joined: S.joined, siteId: S.siteId, siteName: S.siteName, participantId: S.participantId,
       sessionId: S.sessionId, micMuted: S.micMuted, cameraOff: S.camOff,
-      publishing: !!S.conn?.pub, connected: !!S.conn && S.joined,
+      publishing: !!S.conn?.pub, connected: !!S.conn && S.joined, isHost: isHost(), chair: chair.state(),
       peers: [...S.peers.values()].map((p) => ({
         siteId: p.siteId, siteName: p.siteName, participantId: p.participantId,
         hasVideo: hasLive(p, "video"), hasAudio: hasLive(p, "audio"),
@@ -712,6 +577,7 @@
     renderEnded();
     renderControls();
     for (const peer of S.peers.values()) renderTile(peer);
+    chair.render();
   }
 
   // Gửi kết quả kiểm tra: the device check and the HTTP round trip, for the invitation board.
