@@ -27,26 +27,10 @@ async fn three_sites_joining_at_different_times_are_recorded_in_sync() {
     let sid = created.session_id.clone();
     let operator = server.login(Role::Operator).await;
 
-    let (status, started) = body(
-        operator
-            .post(
-                &format!("/api/sessions/{sid}/recording/start"),
-                &serde_json::json!({}),
-            )
-            .await,
-    )
-    .await;
+    let (status, started) = operator.recording(&sid, "start").await;
     assert_eq!(status, 201, "{started}");
     let started_at = parse_time(&started["started_at"]);
-    let (status, again) = body(
-        operator
-            .post(
-                &format!("/api/sessions/{sid}/recording/start"),
-                &serde_json::json!({}),
-            )
-            .await,
-    )
-    .await;
+    let (status, again) = operator.recording(&sid, "start").await;
     assert_eq!(
         (status, again["code"].as_str()),
         (409, Some("already_recording"))
@@ -76,25 +60,9 @@ async fn three_sites_joining_at_different_times_are_recorded_in_sync() {
         sent.push(t.await.unwrap());
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let (status, stopped) = body(
-        operator
-            .post(
-                &format!("/api/sessions/{sid}/recording/stop"),
-                &serde_json::json!({}),
-            )
-            .await,
-    )
-    .await;
+    let (status, stopped) = operator.recording(&sid, "stop").await;
     assert_eq!(status, 200, "{stopped}");
-    let (status, again) = body(
-        operator
-            .post(
-                &format!("/api/sessions/{sid}/recording/stop"),
-                &serde_json::json!({}),
-            )
-            .await,
-    )
-    .await;
+    let (status, again) = operator.recording(&sid, "stop").await;
     assert_eq!(
         (status, again["code"].as_str()),
         (409, Some("not_recording"))
@@ -185,15 +153,7 @@ async fn a_site_that_reconnects_gets_a_second_file_and_both_play() {
     let created = server.create_session(HOST, &SITES[..1]).await;
     let sid = created.session_id.clone();
     let operator = server.login(Role::Operator).await;
-    let (status, started) = body(
-        operator
-            .post(
-                &format!("/api/sessions/{sid}/recording/start"),
-                &serde_json::json!({}),
-            )
-            .await,
-    )
-    .await;
+    let (status, started) = operator.recording(&sid, "start").await;
     assert_eq!(status, 201);
     let started_at = parse_time(&started["started_at"]);
     let token = token(&created.links[HOST]);
@@ -206,15 +166,7 @@ async fn a_site_that_reconnects_gets_a_second_file_and_both_play() {
         site.drop_connection().await; // a lost connection, then a reconnect
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let (status, _) = body(
-        operator
-            .post(
-                &format!("/api/sessions/{sid}/recording/stop"),
-                &serde_json::json!({}),
-            )
-            .await,
-    )
-    .await;
+    let (status, _) = operator.recording(&sid, "stop").await;
     assert_eq!(status, 200);
     let (_, list) = body(
         operator

@@ -32,29 +32,13 @@ async fn user(server: &TestServer, username: &str, role: Role) -> ApiClient {
 async fn record_a_little(server: &TestServer, operator: &ApiClient, secs: u64) -> (String, String) {
     let created = server.create_session(HOST, &SITES[..1]).await;
     let sid = created.session_id.clone();
-    let (status, started) = body(
-        operator
-            .post(
-                &format!("/api/sessions/{sid}/recording/start"),
-                &serde_json::json!({}),
-            )
-            .await,
-    )
-    .await;
+    let (status, started) = operator.recording(&sid, "start").await;
     assert_eq!(status, 201, "{started}");
     let site = SiteClient::join(&server.ws_url(), &token(&created.links[HOST]), LOCAL)
         .await
         .unwrap();
     publish(&site, Instant::now() + Duration::from_secs(secs)).await;
-    let (status, _) = body(
-        operator
-            .post(
-                &format!("/api/sessions/{sid}/recording/stop"),
-                &serde_json::json!({}),
-            )
-            .await,
-    )
-    .await;
+    let (status, _) = operator.recording(&sid, "stop").await;
     assert_eq!(status, 200);
     site.leave().await;
     (sid, started["recording_id"].as_str().unwrap().to_string())
@@ -84,15 +68,7 @@ async fn classified_sessions_and_the_wrong_roles_cannot_record() {
     let sid = created["session_id"].as_str().unwrap();
 
     let chair = server.login(Role::Chair).await;
-    let (status, err) = body(
-        chair
-            .post(
-                &format!("/api/sessions/{sid}/recording/start"),
-                &serde_json::json!({}),
-            )
-            .await,
-    )
-    .await;
+    let (status, err) = chair.recording(sid, "start").await;
     assert_eq!(
         (status, err["code"].as_str()),
         (409, Some("classified")),
@@ -270,15 +246,7 @@ async fn a_full_disk_stops_the_recording_and_the_session_goes_on() {
     let mut site = SiteClient::join(&server.ws_url(), &token(&created.links[HOST]), LOCAL)
         .await
         .unwrap();
-    let (status, started) = body(
-        operator
-            .post(
-                &format!("/api/sessions/{sid}/recording/start"),
-                &serde_json::json!({}),
-            )
-            .await,
-    )
-    .await;
+    let (status, started) = operator.recording(&sid, "start").await;
     assert_eq!(status, 201);
     let rid = started["recording_id"].as_str().unwrap().to_string();
     publish(&site, Instant::now() + Duration::from_secs(5)).await;
@@ -313,15 +281,7 @@ async fn a_full_disk_stops_the_recording_and_the_session_goes_on() {
         server.running.state.sfu.sites_in(&sid),
         vec![HOST.to_string()]
     );
-    let (status, _) = body(
-        operator
-            .post(
-                &format!("/api/sessions/{sid}/recording/stop"),
-                &serde_json::json!({}),
-            )
-            .await,
-    )
-    .await;
+    let (status, _) = operator.recording(&sid, "stop").await;
     assert_eq!(status, 409, "it stopped already");
     site.leave().await;
     server.running.stop().await;

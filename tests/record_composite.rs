@@ -20,15 +20,7 @@ async fn a_composite_mp4_is_built_in_the_background_with_progress() {
     let operator = server.login(Role::Operator).await;
     let created = server.create_session(HOST, &SITES[..1]).await;
     let sid = created.session_id.clone();
-    let (status, started) = body(
-        operator
-            .post(
-                &format!("/api/sessions/{sid}/recording/start"),
-                &serde_json::json!({}),
-            )
-            .await,
-    )
-    .await;
+    let (status, started) = operator.recording(&sid, "start").await;
     assert_eq!(status, 201);
     let rid = started["recording_id"].as_str().unwrap().to_string();
     let end = Instant::now() + Duration::from_secs(6);
@@ -50,15 +42,7 @@ async fn a_composite_mp4_is_built_in_the_background_with_progress() {
     let path = format!("/api/recordings/{rid}/composite");
     let (status, _) = body(operator.post(&path, &serde_json::json!({})).await).await;
     assert_eq!(status, 409, "not while it records");
-    let (status, _) = body(
-        operator
-            .post(
-                &format!("/api/sessions/{sid}/recording/stop"),
-                &serde_json::json!({}),
-            )
-            .await,
-    )
-    .await;
+    let (status, _) = operator.recording(&sid, "stop").await;
     assert_eq!(status, 200);
     for c in clients {
         c.leave().await;

@@ -25,15 +25,7 @@ async fn a_granted_reviewer_plays_a_recording_and_seeks_by_chapter() {
     let operator = server.login(Role::Operator).await;
     let created = server.create_session(HOST, &SITES[..1]).await;
     let sid = created.session_id.clone();
-    let (status, started) = body(
-        operator
-            .post(
-                &format!("/api/sessions/{sid}/recording/start"),
-                &serde_json::json!({}),
-            )
-            .await,
-    )
-    .await;
+    let (status, started) = operator.recording(&sid, "start").await;
     assert_eq!(status, 201);
     let rid = started["recording_id"].as_str().unwrap().to_string();
     let end = Instant::now() + Duration::from_secs(6);
@@ -52,15 +44,7 @@ async fn a_granted_reviewer_plays_a_recording_and_seeks_by_chapter() {
     for t in tasks {
         clients.push(t.await.unwrap());
     }
-    let (status, _) = body(
-        operator
-            .post(
-                &format!("/api/sessions/{sid}/recording/stop"),
-                &serde_json::json!({}),
-            )
-            .await,
-    )
-    .await;
+    let (status, _) = operator.recording(&sid, "stop").await;
     assert_eq!(status, 200);
     for c in clients {
         c.leave().await;

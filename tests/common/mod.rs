@@ -167,6 +167,12 @@ impl ApiClient {
             .unwrap()
     }
 
+    /// Starts or stops (`action`) a session's recording: the status and the JSON answer.
+    pub async fn recording(&self, session_id: &str, action: &str) -> (u16, serde_json::Value) {
+        let path = format!("/api/sessions/{session_id}/recording/{action}");
+        body(self.post(&path, &serde_json::json!({})).await).await
+    }
+
     pub async fn patch(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
         self.client
             .patch(self.url(path))
