@@ -86,6 +86,14 @@ impl TestServer {
             .unwrap()
     }
 
+    /// One number from the server's database, e.g. `SELECT COUNT(*) FROM sessions`.
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.running.state.pool)
+            .await
+            .unwrap()
+    }
+
     pub fn stats(&self) -> giaoban::metrics::Snapshot {
         let s = &self.running.state;
         s.metrics.snapshot(s.sfu.ports_in_use())
@@ -275,4 +283,11 @@ pub fn prop(ev: &ical::parser::ical::component::IcalEvent, name: &str) -> Vec<St
         .filter(|p| p.name == name)
         .filter_map(|p| p.value.clone())
         .collect()
+}
+
+/// The ISO week of a Hanoi date, e.g. `2026-W50`.
+pub fn week_of(date: &str) -> String {
+    use chrono::Datelike;
+    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+    format!("{}-W{:02}", d.iso_week().year(), d.iso_week().week())
 }
