@@ -62,3 +62,58 @@ async fn login_never_redirects_to_another_origin() {
     )
     .await;
 }
+
+/// The audit viewer, after logging in through the form: every action group is in the filter with
+/// the actions' Vietnamese names (the room-PC actions included), and the login just made is a row
+/// named "Đăng nhập" (not the raw action string).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_viewer_names_every_action() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let admin = server.login(giaoban::auth::Role::Admin).await;
+    let base = server.http_url();
+    let browser = Browser::open(&bin, &format!("{base}/login?next=%2Fapp%2Faudit"));
+    let page = browser.page_ws_matching("/login").await;
+    wait_for(
+        &page,
+        "window.GB && !document.getElementById('login-submit').disabled",
+        "the login form",
+    )
+    .await;
+    let login = format!(
+        "(() => {{ document.getElementById('username').value = {:?}; document.getElementById('password').value = {PASSWORD:?}; document.getElementById('login-submit').click(); return true; }})()",
+        admin.username
+    );
+    eval(&page, &login).await;
+    let audit = browser.page_ws_matching(&format!("{base}/app/audit")).await;
+    wait_for(
+        &audit,
+        "document.querySelectorAll('#f-action optgroup').length === 8 && document.querySelectorAll('#rows td').length > 1",
+        "the audit filter and rows",
+    )
+    .await;
+    let option = |action: &str| {
+        format!(
+            "(document.querySelector('#f-action option[value=\"{action}\"]') || {{}}).textContent || null"
+        )
+    };
+    for (action, name) in [
+        ("device.pair", "Ghép nối máy tại phòng họp"),
+        ("sitelink.issue", "Cấp đường dẫn cố định của điểm cầu"),
+        ("floor.revoke", "Kết thúc phát biểu"),
+        ("login.failed", "Đăng nhập không thành công"),
+    ] {
+        assert_eq!(
+            eval(&audit, &option(action)).await,
+            Value::String(name.into())
+        );
+    }
+    wait_for(
+        &audit,
+        "[...document.querySelectorAll('#rows span[title=\"login\"]')].some(s => s.textContent === 'Đăng nhập')",
+        "the login row, named",
+    )
+    .await;
+}

@@ -88,4 +88,20 @@ mod tests {
             );
         }
     }
+
+    /// The audit viewer names and groups every action the server writes, in both languages.
+    #[test]
+    fn every_action_has_a_label_and_a_group_in_the_viewer() {
+        let js = include_str!("../../web/app/audit-actions.js");
+        let org = ["org.unit.create", "org.unit.update", "org.site.save"];
+        for a in super::ALL.iter().chain(org.iter()) {
+            let label = format!("\"action.{a}\":");
+            assert_eq!(
+                js.matches(&label).count(),
+                2,
+                "{a}: a Vietnamese and an English name"
+            );
+            assert!(js.contains(&format!("\"{a}\"")), "{a}: in a group");
+        }
+    }
 }

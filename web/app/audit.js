@@ -9,16 +9,8 @@
   const GB = window.GB;
   const { t, el, $ } = GB;
 
-  // Known actions, grouped for the select (src/audit/actions.rs and the org store).
-  const ACTION_GROUPS = [
-    ["auth", ["login", "logout"]],
-    ["session", ["session.create", "session.update", "session.cancel"]],
-    ["invitation", ["invitation.issue", "invitation.revoke", "invitation.status"]],
-    ["live", ["site.join", "site.leave", "floor.give", "site.mute", "site.unmute"]],
-    ["recording", ["recording.start", "recording.stop", "recording.view", "recording.download", "recording.delete", "recording.hold"]],
-    ["permission", ["permission.grant", "permission.revoke"]],
-    ["org", ["org.unit.create", "org.unit.update", "org.site.save"]],
-  ];
+  // Known actions, grouped for the select (audit-actions.js).
+  const ACTION_GROUPS = window.GB_AUDIT_ACTIONS || [];
   const LIMITS = [25, 50, 100, 200];
 
   const state = { actor: "", action: "", target: "", from: "", to: "", limit: 50, page: 0 };
