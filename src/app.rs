@@ -108,6 +108,8 @@ pub struct Running {
     pub state: AppState,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    /// Periodic jobs of this server (the audit anchor), ended with it.
+    timers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -128,6 +130,9 @@ impl Running {
             .await
         {
             tracing::warn!("stopping with live events not yet written");
+        }
+        for timer in &self.timers {
+            timer.abort();
         }
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
@@ -170,10 +175,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let sfu = Arc::new(Sfu::new(settings, media, metrics.clone()).with_chair(config.chair.clone()));
     let attendance_changed = start_consumers(&config, &sfu, &pool).await?;
     let recorder = start_recorder(&config, &sfu, &pool).await?;
+    let mut timers = Vec::new();
     if config.audit.anchor_interval_minutes > 0 {
         let every = std::time::Duration::from_secs(config.audit.anchor_interval_minutes * 60);
         let (dir, file) = (config.data.dir.clone(), config.anchor_file());
-        crate::audit::anchor::spawn_every(pool.clone(), dir, file, every);
+        timers.push(crate::audit::anchor::spawn_every(
+            pool.clone(),
+            dir,
+            file,
+            every,
+        ));
     }
     let config_auth = config.auth.clone();
     let state = AppState {
@@ -210,6 +221,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         state,
         shutdown,
         task,
+        timers,
     })
 }
 
