@@ -18,6 +18,7 @@ fn tile(site: &str, width: u32, height: u32) -> TileRequest {
         site_id: site.into(),
         width,
         height,
+        source: Default::default(),
     }
 }
 

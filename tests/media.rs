@@ -92,6 +92,7 @@ async fn join_seeing_all(
             site_id: s.to_string(),
             width: 640,
             height: 360,
+            source: Default::default(),
         })
         .collect();
     c.send_msg(giaoban::signal::protocol::ClientMsg::Subscribe {

@@ -1,6 +1,6 @@
 //! Chairing routes (*chủ trì điều hành*) for a logged-in chair, operator or admin in scope of the
 //! session's host site (the operator console): the live state of a session, the floor, hands,
-//! mutes and the join-muted policy. The decisions are the SFU's (`sfu::chair`, through the same
+//! mutes, the join-muted policy and the screen share. The decisions are the SFU's (`sfu::chair`, through the same
 //! room entry as the host site's messages); these handlers only authorise
 //! (`access::controller`), parse, and map errors. Every change answers with the new live state.
 
@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/sessions/{id}/mute", post(set_mute))
         .route("/api/sessions/{id}/mute-all", post(mute_all))
         .route("/api/sessions/{id}/policy", put(set_policy))
+        .route("/api/sessions/{id}/share", delete(stop_share))
 }
 
 /// The live state of a session: its host site, the connected sites with their mutes, the raised
@@ -53,6 +54,7 @@ pub async fn live(
             hands: Vec::new(),
             floor: None,
             join_muted: false,
+            sharer: None,
         },
     };
     Ok(Json(view))
@@ -206,6 +208,27 @@ pub async fn set_policy(
         &principal,
         &id,
         ChairAction::SetJoinMuted(req.join_muted),
+    )
+    .await
+}
+
+/// Stops the screen share (*trình chiếu*) of whichever site shares: its page stops the capture
+/// and every site is told (`share_changed`). Audited.
+#[utoipa::path(delete, path = "/api/sessions/{id}/share", tag = "live",
+    params(("id" = String, Path, description = "session id")),
+    responses((status = 200, body = LiveView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "not_sharing: no site shares; site_not_connected", body = ErrorBody)))]
+pub async fn stop_share(
+    State(app): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<LiveView>, ApiError> {
+    act(
+        &app,
+        &principal,
+        &id,
+        ChairAction::StopShare { site_id: None },
     )
     .await
 }

@@ -108,6 +108,10 @@ impl ApiError {
                     C::NotConnected(_) | C::NotLive => (StatusCode::CONFLICT, "site_not_connected"),
                     C::Floor(_) => (StatusCode::CONFLICT, "queue_empty"),
                     C::Mute(_) => (StatusCode::FORBIDDEN, "muted_by_chair"),
+                    C::Share(crate::sfu::share::ShareError::AlreadySharing(_)) => {
+                        (StatusCode::CONFLICT, "already_sharing")
+                    }
+                    C::Share(_) => (StatusCode::CONFLICT, "not_sharing"),
                     C::BadValue(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
                 }
             }

@@ -26,6 +26,8 @@ pub const FLOOR_GIVE: &str = "floor.give";
 pub const FLOOR_REVOKE: &str = "floor.revoke";
 pub const SITE_MUTE: &str = "site.mute";
 pub const SITE_UNMUTE: &str = "site.unmute";
+/// A controller stopped a site's screen share.
+pub const SCREEN_SHARE_STOP: &str = "screenshare.stop";
 
 pub const RECORDING_START: &str = "recording.start";
 pub const RECORDING_STOP: &str = "recording.stop";
@@ -62,6 +64,7 @@ pub const ALL: &[&str] = &[
     FLOOR_REVOKE,
     SITE_MUTE,
     SITE_UNMUTE,
+    SCREEN_SHARE_STOP,
     RECORDING_START,
     RECORDING_STOP,
     RECORDING_VIEW,

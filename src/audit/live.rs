@@ -1,10 +1,14 @@
 //! The audit log's consumer of live events: every site join and leave (with its reason) becomes
 //! an audit entry, read from a lossless queue (see `crate::live`), so none is skipped; so does
-//! every floor and mute action of a controller (a user or the host site), named as the actor.
+//! every floor and mute action of a controller (a user or the host site), named as the actor, and
+//! a controller's stop of a screen share.
 //! A site muting itself, and the join-muted policy, are not audited.
 
-use super::actions::{FLOOR_GIVE, FLOOR_REVOKE, SITE_JOIN, SITE_LEAVE, SITE_MUTE, SITE_UNMUTE};
+use super::actions::{
+    FLOOR_GIVE, FLOOR_REVOKE, SCREEN_SHARE_STOP, SITE_JOIN, SITE_LEAVE, SITE_MUTE, SITE_UNMUTE,
+};
 use crate::live::{Actor, Event, Persistent};
+use crate::signal::protocol::ShareReason;
 use crate::store::Pool;
 
 /// Appends joins and leaves until the bus is gone; a failed append is retried.
@@ -104,6 +108,18 @@ fn chair_entry(
             if *muted { SITE_MUTE } else { SITE_UNMUTE },
             session_id,
             serde_json::json!({ "site_id": site_id, "kind": kind, "at": at }),
+        )),
+        Event::ScreenShare {
+            session_id,
+            site_id,
+            sharing: false,
+            by,
+            reason: ShareReason::StoppedByController,
+        } => Some((
+            by.label(),
+            SCREEN_SHARE_STOP,
+            session_id,
+            serde_json::json!({ "site_id": site_id, "at": at }),
         )),
         _ => None,
     }

@@ -111,12 +111,14 @@ pub enum Event {
         site_id: String,
         speaking: bool,
     },
-    /// The site started or stopped sharing its screen (stopped by itself or by a controller).
+    /// The site started or stopped sharing its screen (stopped by itself or by a controller,
+    /// replaced by another site's share, or ended with its track); `reason` says which.
     ScreenShare {
         session_id: String,
         site_id: String,
         sharing: bool,
         by: Actor,
+        reason: crate::signal::protocol::ShareReason,
     },
 }
 

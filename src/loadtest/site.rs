@@ -86,6 +86,7 @@ pub async fn run(
                 site_id: s.clone(),
                 width: 320,
                 height: 180,
+                source: Default::default(),
             })
             .collect();
         client

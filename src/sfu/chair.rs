@@ -3,10 +3,12 @@
 //! [`Controller`] ([`ChairAction`]). Every call checks first and changes nothing when it refuses;
 //! it returns the [`Effect`]s that the room turns into signaling messages, forwarding gates and
 //! live events. Giving the floor unmutes the holder's microphone; taking it back mutes it again.
+//! The screen share (`share`) is kept here too, so that one call decides for floor, mutes and share.
 
 use super::control::{Actor, Controller, Roster};
 use super::floor::{Floor, FloorError};
 use super::mute::{MuteChange, MuteError, SiteMute};
+use super::share::{Share, ShareChange, ShareError};
 use crate::signal::protocol::{ErrorCode, Hand, LeaveReason, MediaKind};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -16,7 +18,14 @@ use std::collections::HashMap;
 pub enum SiteRequest {
     RaiseHand,
     LowerHand,
-    Mute { kind: MediaKind, muted: bool },
+    Mute {
+        kind: MediaKind,
+        muted: bool,
+    },
+    /// Start sharing the screen (replacing another site's share).
+    StartShare,
+    /// Stop the own share.
+    StopShare,
 }
 
 /// What a controller does.
@@ -38,6 +47,10 @@ pub enum ChairAction {
     /// The microphone of every invited site but the host.
     MuteAll,
     SetJoinMuted(bool),
+    /// Stop the screen share of `site_id`, or (absent) whoever shares.
+    StopShare {
+        site_id: Option<String>,
+    },
 }
 
 /// What a change did, for the room to tell and apply.
@@ -64,6 +77,11 @@ pub enum Effect {
     Policy {
         join_muted: bool,
     },
+    /// The screen share changed: re-sync every member, tell everyone.
+    Share {
+        change: ShareChange,
+        by: Actor,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,6 +96,8 @@ pub enum ChairError {
     Floor(#[from] FloorError),
     #[error(transparent)]
     Mute(#[from] MuteError),
+    #[error(transparent)]
+    Share(#[from] ShareError),
     #[error("no site is connected to this session")]
     NotLive,
     #[error("{0}")]
@@ -102,6 +122,8 @@ impl ChairError {
             ChairError::NotConnected(_) | ChairError::NotLive => ErrorCode::SiteNotConnected,
             ChairError::Floor(FloorError::QueueEmpty) => ErrorCode::QueueEmpty,
             ChairError::Mute(_) => ErrorCode::MutedByChair,
+            ChairError::Share(ShareError::AlreadySharing(_)) => ErrorCode::AlreadySharing,
+            ChairError::Share(_) => ErrorCode::NotSharing,
             ChairError::BadValue(_) => ErrorCode::BadMessage,
         }
     }
@@ -113,6 +135,7 @@ pub struct Chair {
     floor: Floor,
     mutes: HashMap<String, SiteMute>,
     join_muted: bool,
+    share: Share,
 }
 
 impl Chair {
@@ -134,6 +157,19 @@ impl Chair {
 
     pub fn join_muted(&self) -> bool {
         self.join_muted
+    }
+
+    /// The site sharing its screen.
+    pub fn sharer(&self) -> Option<&str> {
+        self.share.sharer()
+    }
+
+    /// A site's screen track ended: its share, if any, ends.
+    pub fn on_screen_ended(&mut self, site_id: &str) -> Vec<Effect> {
+        share_effect(
+            self.share.on_ended(site_id),
+            Actor::Site(site_id.to_string()),
+        )
     }
 
     /// A site's mutes (none: all on).
@@ -200,13 +236,14 @@ impl Chair {
 
     /// A site left. A site that dropped (or was replaced by its own new connection) keeps its
     /// hand and the floor, as it comes back; one that left for good loses both.
+    /// Its screen share ends in every case (the capture went with the connection).
     pub fn on_leave(&mut self, site_id: &str, reason: LeaveReason) -> Vec<Effect> {
+        let mut out = self.on_screen_ended(site_id);
         if matches!(reason, LeaveReason::Drop | LeaveReason::Replaced) {
-            return Vec::new();
+            return out;
         }
         let by = Actor::Site(site_id.to_string());
         let (lowered, change) = self.floor.forget(site_id);
-        let mut out = Vec::new();
         if lowered {
             out.push(Effect::Hands {
                 site_id: site_id.to_string(),
@@ -265,6 +302,8 @@ impl Chair {
                     .into_iter()
                     .collect()
             }
+            SiteRequest::StartShare => share_effect(Some(self.share.start(site_id)?), by),
+            SiteRequest::StopShare => share_effect(Some(self.share.stop_own(site_id)?), by),
         })
     }
 
@@ -368,6 +407,13 @@ impl Chair {
                     .flat_map(|s| self.chair_mute(s, MediaKind::Audio, true, &actor))
                     .collect())
             }
+            ChairAction::StopShare { site_id } => {
+                if let Some(site) = &site_id {
+                    invited(site)?;
+                }
+                let change = self.share.stop_by_controller(site_id.as_deref())?;
+                Ok(share_effect(Some(change), actor))
+            }
             ChairAction::SetJoinMuted(on) => {
                 let changed = std::mem::replace(&mut self.join_muted, on) != on;
                 Ok(changed
@@ -400,261 +446,13 @@ impl Chair {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::signal::protocol::MutedBy;
-    use chrono::TimeZone;
-
-    fn roster() -> Roster {
-        Roster::new("host", ["a", "b", "c"].map(String::from))
-    }
-
-    fn t(s: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap()
-    }
-
-    fn host() -> Controller {
-        Controller::site(&roster(), "host").unwrap()
-    }
-
-    fn all(_: &str) -> bool {
-        true
-    }
-
-    fn mutes(effects: &[Effect]) -> Vec<(String, bool, MutedBy)> {
-        effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Mute {
-                    site_id, change, ..
-                } => Some((site_id.clone(), change.muted, change.by)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn sites_join_muted_by_policy_except_the_host_and_rejoin_still_muted() {
-        let r = roster();
-        let mut c = Chair::new(true);
-        assert_eq!(c.on_join("host", &r), vec![]);
-        let e = c.on_join("a", &r);
-        assert_eq!(mutes(&e), vec![("a".into(), true, MutedBy::Chair)]);
-        assert!(matches!(
-            &e[0],
-            Effect::Mute {
-                by: Actor::Policy,
-                ..
-            }
-        ));
-        // The site cannot unmute itself.
-        let refused = c.request(
-            "a",
-            SiteRequest::Mute {
-                kind: MediaKind::Audio,
-                muted: false,
-            },
-            t(0),
-        );
-        assert_eq!(
-            refused.unwrap_err().code(),
-            ErrorCode::MutedByChair,
-            "unmuting against the chair is refused"
-        );
-        assert!(c.mute_of("a").muted(MediaKind::Audio));
-        // Reconnecting changes nothing.
-        assert_eq!(c.on_join("a", &r), vec![]);
-        assert!(c.mute_of("a").chair_holds(MediaKind::Audio));
-        let mut open = Chair::new(false);
-        assert_eq!(open.on_join("a", &r), vec![]);
-        assert!(!open.mute_of("a").muted(MediaKind::Audio));
-    }
-
-    #[test]
-    fn the_floor_unmutes_its_holder_and_mutes_it_again_when_it_moves_on() {
-        let r = roster();
-        let mut c = Chair::new(true);
-        for s in ["host", "a", "b", "c"] {
-            c.on_join(s, &r);
-        }
-        c.request("b", SiteRequest::RaiseHand, t(1)).unwrap();
-        c.request("a", SiteRequest::RaiseHand, t(2)).unwrap();
-        let e = c
-            .act(&host(), ChairAction::GiveFloor { site_id: None }, &r, all)
-            .unwrap();
-        assert_eq!(mutes(&e), vec![("b".into(), false, MutedBy::Site)]);
-        assert!(e.contains(&Effect::Floor {
-            previous: None,
-            holder: Some("b".into()),
-            by: Actor::Site("host".into())
-        }));
-        assert_eq!(c.holder(), Some("b"));
-        assert_eq!(c.hands().len(), 1, "b's hand went down");
-        let e = c
-            .act(&host(), ChairAction::GiveFloor { site_id: None }, &r, all)
-            .unwrap();
-        assert_eq!(
-            mutes(&e),
-            vec![
-                ("b".into(), true, MutedBy::Chair),
-                ("a".into(), false, MutedBy::Site)
-            ]
-        );
-        let e = c.act(&host(), ChairAction::RevokeFloor, &r, all).unwrap();
-        assert_eq!(mutes(&e), vec![("a".into(), true, MutedBy::Chair)]);
-        assert_eq!(c.holder(), None);
-        // Giving the floor to the host touches no microphone.
-        let e = c
-            .act(
-                &host(),
-                ChairAction::GiveFloor {
-                    site_id: Some("host".into()),
-                },
-                &r,
-                all,
-            )
-            .unwrap();
-        assert_eq!(mutes(&e), vec![]);
-    }
-
-    #[test]
-    fn bad_floor_and_mute_actions_change_nothing() {
-        let r = roster();
-        let mut c = Chair::new(false);
-        c.on_join("a", &r);
-        let connected = |s: &str| s == "a" || s == "host";
-        let before = (c.hands().to_vec(), c.holder().map(str::to_owned), c.muted());
-        let give = |s: &str| ChairAction::GiveFloor {
-            site_id: Some(s.into()),
-        };
-        assert_eq!(
-            c.act(&host(), give("x"), &r, connected).unwrap_err().code(),
-            ErrorCode::UnknownSite
-        );
-        assert_eq!(
-            c.act(&host(), give("b"), &r, connected).unwrap_err().code(),
-            ErrorCode::SiteNotConnected
-        );
-        assert_eq!(
-            c.act(
-                &host(),
-                ChairAction::GiveFloor { site_id: None },
-                &r,
-                connected
-            )
-            .unwrap_err()
-            .code(),
-            ErrorCode::QueueEmpty
-        );
-        let mute_x = ChairAction::SetMute {
-            site_id: "x".into(),
-            kind: MediaKind::Audio,
-            muted: true,
-        };
-        assert_eq!(
-            c.act(&host(), mute_x, &r, connected).unwrap_err().code(),
-            ErrorCode::UnknownSite
-        );
-        assert_eq!(
-            (c.hands().to_vec(), c.holder().map(str::to_owned), c.muted()),
-            before
-        );
-        // A hand of a site that dropped is skipped by "next".
-        c.request("b", SiteRequest::RaiseHand, t(1)).unwrap();
-        assert_eq!(
-            c.act(
-                &host(),
-                ChairAction::GiveFloor { site_id: None },
-                &r,
-                connected
-            )
-            .unwrap_err()
-            .code(),
-            ErrorCode::QueueEmpty
-        );
-    }
-
-    #[test]
-    fn mute_all_spares_the_host_and_reaches_sites_not_yet_connected() {
-        let r = roster();
-        let mut c = Chair::new(false);
-        let e = c.act(&host(), ChairAction::MuteAll, &r, all).unwrap();
-        let muted: Vec<_> = mutes(&e).into_iter().map(|m| m.0).collect();
-        assert_eq!(muted, ["a", "b", "c"]);
-        assert!(!c.mute_of("host").muted(MediaKind::Audio));
-        // Again: nothing new.
-        assert_eq!(
-            c.act(&host(), ChairAction::MuteAll, &r, all).unwrap(),
-            vec![]
-        );
-        // A controller's unmute lifts it.
-        let e = c
-            .act(
-                &host(),
-                ChairAction::SetMute {
-                    site_id: "b".into(),
-                    kind: MediaKind::Audio,
-                    muted: false,
-                },
-                &r,
-                all,
-            )
-            .unwrap();
-        assert_eq!(mutes(&e), vec![("b".into(), false, MutedBy::Site)]);
-    }
-
-    #[test]
-    fn hands_policy_and_leaving() {
-        let r = roster();
-        let mut c = Chair::new(false);
-        assert_eq!(
-            c.request("a", SiteRequest::RaiseHand, t(1)).unwrap().len(),
-            1
-        );
-        assert_eq!(
-            c.request("a", SiteRequest::RaiseHand, t(2)).unwrap(),
-            vec![]
-        );
-        assert_eq!(c.hands()[0].raised_at, t(1));
-        let e = c
-            .act(
-                &host(),
-                ChairAction::LowerHand {
-                    site_id: "a".into(),
-                },
-                &r,
-                all,
-            )
-            .unwrap();
-        assert!(matches!(&e[..], [Effect::Hands { raised: false, .. }]));
-        assert_eq!(
-            c.act(&host(), ChairAction::SetJoinMuted(true), &r, all)
-                .unwrap(),
-            vec![Effect::Policy { join_muted: true }]
-        );
-        assert_eq!(
-            c.act(&host(), ChairAction::SetJoinMuted(true), &r, all)
-                .unwrap(),
-            vec![]
-        );
-        // A drop keeps the floor and the hand; leaving for good loses both.
-        c.request("b", SiteRequest::RaiseHand, t(3)).unwrap();
-        c.act(
-            &host(),
-            ChairAction::GiveFloor {
-                site_id: Some("a".into()),
-            },
-            &r,
-            all,
-        )
-        .unwrap();
-        assert_eq!(c.on_leave("a", LeaveReason::Drop), vec![]);
-        assert_eq!(c.on_leave("b", LeaveReason::Drop), vec![]);
-        assert_eq!(c.holder(), Some("a"));
-        let e = c.on_leave("a", LeaveReason::Leave);
-        assert!(matches!(&e[..], [Effect::Floor { holder: None, .. }]));
-        assert_eq!(c.on_leave("b", LeaveReason::Leave).len(), 1);
-        assert!(c.hands().is_empty());
-    }
+fn share_effect(change: Option<ShareChange>, by: Actor) -> Vec<Effect> {
+    change
+        .map(|change| Effect::Share { change, by })
+        .into_iter()
+        .collect()
 }
+
+#[cfg(test)]
+#[path = "chair_tests.rs"]
+mod tests;

@@ -1,8 +1,8 @@
 //! The room's side of chairing: runs the pure [`Chair`](super::chair::Chair) under the room lock
 //! and applies what it decided — the forwarding gate of a muted track (a muted track is not
 //! forwarded at all), the signaling messages (`hands_changed`, `floor_changed`, `mute_changed`,
-//! `chair_policy`), the live events, and a re-sync of every member's subscriptions when the floor
-//! moves (the default layouts follow it). One entry for sites ([`Room::request`], [`Room::act_as`])
+//! `chair_policy`, `share_changed`), the live events, and a re-sync of every member's
+//! subscriptions when the floor or the screen share moves (the default layouts follow them). One entry for sites ([`Room::request`], [`Room::act_as`])
 //! and one for users of the API ([`Room::act`]).
 
 use super::chair::{ChairAction, ChairError, Effect, SiteRequest};
@@ -11,7 +11,7 @@ use super::layout::{self, Stage};
 use super::participant::Control;
 use super::room::{Inner, Room, connected_sites};
 use crate::live::Event;
-use crate::signal::protocol::{MediaKind, ServerMsg, TileRequest};
+use crate::signal::protocol::{MediaKind, ServerMsg, ShareReason, TileRequest};
 use uuid::Uuid;
 
 impl Room {
@@ -45,7 +45,7 @@ impl Room {
             roster: &inner.roster,
             connected: &connected,
             floor: inner.chair.holder(),
-            sharer: None,
+            sharer: inner.chair.sharer(),
         };
         let sub = layout::validate(&me.site_id, video, page, &stage, self.limits)?;
         if let Some(me) = inner.members.get_mut(&id) {
@@ -91,7 +91,8 @@ impl Room {
         });
     }
 
-    /// What a member is told after `joined`: the queue, the floor, the policy, every mute.
+    /// What a member is told after `joined`: the queue, the floor, the policy, the screen share,
+    /// every mute.
     pub(super) fn chair_state(&self, inner: &Inner) -> Vec<ServerMsg> {
         let mut out = vec![
             ServerMsg::HandsChanged {
@@ -104,6 +105,11 @@ impl Room {
             ServerMsg::ChairPolicy {
                 join_muted: inner.chair.join_muted(),
                 page_size: self.limits.page_size as u32,
+            },
+            ServerMsg::ShareChanged {
+                site_id: inner.chair.sharer().map(str::to_owned),
+                previous: None,
+                reason: ShareReason::Started,
             },
         ];
         for (site_id, m) in inner.chair.muted() {
@@ -212,6 +218,37 @@ impl Room {
                         muted: change.muted,
                         by,
                     });
+                }
+                Effect::Share { change, by } => {
+                    broadcast(
+                        inner,
+                        ServerMsg::ShareChanged {
+                            site_id: change.sharer.clone(),
+                            previous: change.previous.clone(),
+                            reason: change.reason,
+                        },
+                    );
+                    if let Some(site_id) = change.previous {
+                        self.events.emit(Event::ScreenShare {
+                            session_id: session_id(),
+                            site_id,
+                            sharing: false,
+                            by: by.clone(),
+                            reason: change.reason,
+                        });
+                    }
+                    if let Some(site_id) = change.sharer {
+                        self.events.emit(Event::ScreenShare {
+                            session_id: session_id(),
+                            site_id,
+                            sharing: true,
+                            by,
+                            reason: change.reason,
+                        });
+                    }
+                    for m in inner.members.values() {
+                        let _ = m.ctl.try_send(Control::Sync);
+                    }
                 }
                 Effect::Policy { join_muted } => {
                     let page_size = self.limits.page_size as u32;

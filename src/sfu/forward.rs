@@ -11,7 +11,7 @@
 use super::keyframe::{Decision, Throttle};
 use super::rewrite::Rewriter;
 use crate::metrics::{Gauge, Kind, Metrics, SessionCounters};
-use crate::signal::protocol::MediaKind;
+use crate::signal::protocol::{MediaKind, TrackSource};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::sender_report::SenderReport;
@@ -130,7 +130,10 @@ pub struct PublishedTrack {
     pub site_id: String,
     pub site_name: String,
     pub kind: MediaKind,
-    /// The publishing participant's id: the `stream_id` (msid) of the track at every subscriber.
+    /// The site's camera (and microphone) or its shared screen.
+    pub source: TrackSource,
+    /// The publishing participant's id (and `-screen` for its screen): the `stream_id` (msid) of
+    /// the track at every subscriber.
     pub stream_id: String,
     pub track_id: String,
     /// The publisher's own id of the track (its msid), to find its transceiver again.
@@ -159,6 +162,7 @@ pub struct Origin {
     pub site_id: String,
     pub site_name: String,
     pub kind: MediaKind,
+    pub source: TrackSource,
 }
 
 impl PublishedTrack {
@@ -175,15 +179,20 @@ impl PublishedTrack {
             site_id,
             site_name,
             kind,
+            source,
         } = origin;
+        let (stream_id, label) = match source {
+            TrackSource::Camera => (owner.to_string(), kind.as_str()),
+            TrackSource::Screen => (format!("{owner}-screen"), "screen"),
+        };
         Arc::new(PublishedTrack {
             owner,
-            stream_id: owner.to_string(),
+            source,
+            stream_id,
             // Unique per publication: receivers key remote tracks by track id, and a site that
             // rejoins must not be mistaken for its previous connection.
             track_id: format!(
-                "{site_id}-{}-{}",
-                kind.as_str(),
+                "{site_id}-{label}-{}",
                 &Uuid::new_v4().simple().to_string()[..8]
             ),
             site_id,

@@ -3,11 +3,13 @@
 //! (`subscribe`). Defaults: a remote site (commune, department) sees the host large, the floor
 //! holder and the shared screen; the host sees the floor holder or the shared screen large and a
 //! paginated grid of the other connected sites (by site id, `chair.grid_page_size` per page), and
-//! receives only the page on screen. Audio is not decided here: every site's audio is forwarded
-//! unless it is muted (see `mute`).
+//! receives only the page on screen. A site's camera and its shared screen are two different
+//! video tracks ([`Feed`]): the defaults show the sharer's screen, not its camera, and a screen is
+//! only ever sent while its site shares. Audio is not decided here: every site's audio is
+//! forwarded unless it is muted (see `mute`).
 
 use super::control::Roster;
-use crate::signal::protocol::TileRequest;
+use crate::signal::protocol::{TileRequest, TrackSource};
 use std::collections::BTreeSet;
 
 /// Largest tile the server accepts, in CSS pixels (a 4K screen).
@@ -23,12 +25,36 @@ pub struct Limits {
     pub max_tiles: usize,
 }
 
-/// One tile a page shows: a site's video at a size (the size is kept for layer choice).
+/// One tile a page shows: a site's camera or screen at a size (the size is kept for layer choice).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tile {
     pub site_id: String,
     pub width: u32,
     pub height: u32,
+    pub source: TrackSource,
+}
+
+/// One video a subscriber receives: a site's camera or its shared screen.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Feed {
+    pub site_id: String,
+    pub source: TrackSource,
+}
+
+impl Feed {
+    pub fn camera(site_id: impl Into<String>) -> Feed {
+        Feed {
+            site_id: site_id.into(),
+            source: TrackSource::Camera,
+        }
+    }
+
+    pub fn screen(site_id: impl Into<String>) -> Feed {
+        Feed {
+            site_id: site_id.into(),
+            source: TrackSource::Screen,
+        }
+    }
 }
 
 /// What a site's page shows.
@@ -108,8 +134,12 @@ pub fn validate(
         if t.site_id == me {
             return bad("a site does not receive its own video".into());
         }
-        if !seen.insert(t.site_id.clone()) {
-            return bad(format!("site {} is named twice", t.site_id));
+        if !seen.insert((t.site_id.clone(), t.source)) {
+            return bad(format!(
+                "the {} of site {} is named twice",
+                t.source.as_str(),
+                t.site_id
+            ));
         }
         let ok = |v: u32, max: u32| (MIN_TILE_SIDE..=max).contains(&v);
         if !ok(t.width, MAX_TILE_WIDTH) || !ok(t.height, MAX_TILE_HEIGHT) {
@@ -122,26 +152,30 @@ pub fn validate(
             site_id: t.site_id,
             width: t.width,
             height: t.height,
+            source: t.source,
         });
     }
     Ok(Subscription::Tiles(out))
 }
 
-/// The sites whose camera video `me` receives.
+/// The videos `me` receives: cameras, and the screen of the site sharing (no other screen).
 pub fn video_for(
     me: &str,
     sub: &Subscription,
     stage: &Stage<'_>,
     limits: Limits,
-) -> BTreeSet<String> {
+) -> BTreeSet<Feed> {
     let mut out = BTreeSet::new();
     match sub {
         Subscription::Tiles(tiles) => {
-            out.extend(tiles.iter().map(|t| t.site_id.clone()));
+            out.extend(tiles.iter().map(|t| Feed {
+                site_id: t.site_id.clone(),
+                source: t.source,
+            }));
         }
         Subscription::Default { page } => {
-            out.extend(stage.floor.map(str::to_owned));
-            out.extend(stage.sharer.map(str::to_owned));
+            out.extend(stage.floor.map(Feed::camera));
+            out.extend(stage.sharer.map(Feed::screen));
             if stage.roster.is_host(me) {
                 // A page that no longer exists (sites left) shows the last one.
                 let last = pages(me, stage, limits) - 1;
@@ -153,14 +187,16 @@ pub fn video_for(
                         .filter(|s| *s != me)
                         .skip(start)
                         .take(limits.page_size)
-                        .cloned(),
+                        .map(Feed::camera),
                 );
             } else {
-                out.insert(stage.roster.host_site_id.clone());
+                out.insert(Feed::camera(stage.roster.host_site_id.clone()));
             }
         }
     }
-    out.remove(me);
+    out.retain(|f| {
+        f.site_id != me && (f.source == TrackSource::Camera || stage.sharer == Some(&f.site_id))
+    });
     out
 }
 
@@ -193,7 +229,22 @@ mod tests {
             site_id: site.into(),
             width: w,
             height: h,
+            source: TrackSource::Camera,
         }
+    }
+
+    fn screen(site: &str) -> TileRequest {
+        TileRequest {
+            source: TrackSource::Screen,
+            ..tile(site, 1280, 720)
+        }
+    }
+
+    fn cams<S: AsRef<str>>(sites: impl IntoIterator<Item = S>) -> BTreeSet<Feed> {
+        sites
+            .into_iter()
+            .map(|s| Feed::camera(s.as_ref()))
+            .collect()
     }
 
     #[test]
@@ -207,17 +258,89 @@ mod tests {
             sharer: None,
         };
         let d = Subscription::default();
-        assert_eq!(
-            video_for("s05", &d, &stage, LIMITS),
-            ["host".to_string()].into()
-        );
+        assert_eq!(video_for("s05", &d, &stage, LIMITS), cams(["host"]));
         stage.floor = Some("s07");
         stage.sharer = Some("s09");
-        let v: Vec<_> = video_for("s05", &d, &stage, LIMITS).into_iter().collect();
-        assert_eq!(v, ["host", "s07", "s09"]);
-        // The floor holder does not receive itself.
-        let v: Vec<_> = video_for("s07", &d, &stage, LIMITS).into_iter().collect();
-        assert_eq!(v, ["host", "s09"]);
+        let mut want = cams(["host", "s07"]);
+        want.insert(Feed::screen("s09"));
+        // The sharer's screen, not its camera.
+        assert_eq!(video_for("s05", &d, &stage, LIMITS), want);
+        // The floor holder does not receive itself; the sharer not its own screen.
+        assert_eq!(
+            video_for("s07", &d, &stage, LIMITS),
+            [Feed::camera("host"), Feed::screen("s09")].into()
+        );
+        assert_eq!(video_for("s09", &d, &stage, LIMITS), cams(["host", "s07"]));
+        // The sharer may be the floor holder: both its camera and its screen.
+        stage.sharer = Some("s07");
+        assert_eq!(
+            video_for("s05", &d, &stage, LIMITS),
+            [
+                Feed::camera("host"),
+                Feed::camera("s07"),
+                Feed::screen("s07")
+            ]
+            .into()
+        );
+    }
+
+    #[test]
+    fn the_host_receives_the_screen_with_its_page() {
+        let r = roster(29);
+        let c = connected(29);
+        let stage = Stage {
+            roster: &r,
+            connected: &c,
+            floor: None,
+            sharer: Some("s25"),
+        };
+        let v = video_for("host", &Subscription::Default { page: 0 }, &stage, LIMITS);
+        let mut want = cams(sites(10));
+        want.insert(Feed::screen("s25"));
+        assert_eq!(v, want);
+    }
+
+    #[test]
+    fn a_screen_tile_is_sent_only_while_its_site_shares() {
+        let r = roster(5);
+        let c = connected(5);
+        let mut stage = Stage {
+            roster: &r,
+            connected: &c,
+            floor: None,
+            sharer: None,
+        };
+        let sub = validate(
+            "s01",
+            Some(vec![tile("s02", 320, 180), screen("s02")]),
+            None,
+            &stage,
+            LIMITS,
+        )
+        .unwrap();
+        assert_eq!(video_for("s01", &sub, &stage, LIMITS), cams(["s02"]));
+        stage.sharer = Some("s03");
+        assert_eq!(video_for("s01", &sub, &stage, LIMITS), cams(["s02"]));
+        stage.sharer = Some("s02");
+        assert_eq!(
+            video_for("s01", &sub, &stage, LIMITS),
+            [Feed::camera("s02"), Feed::screen("s02")].into()
+        );
+        // The same screen twice, or the own screen: refused.
+        assert!(matches!(
+            validate(
+                "s01",
+                Some(vec![screen("s02"), screen("s02")]),
+                None,
+                &stage,
+                LIMITS
+            ),
+            Err(LayoutError::Bad(_))
+        ));
+        assert!(matches!(
+            validate("s01", Some(vec![screen("s01")]), None, &stage, LIMITS),
+            Err(LayoutError::Bad(_))
+        ));
     }
 
     #[test]
@@ -232,13 +355,13 @@ mod tests {
         };
         assert_eq!(pages("host", &stage, LIMITS), 3);
         let page = |p| video_for("host", &Subscription::Default { page: p }, &stage, LIMITS);
-        assert_eq!(page(0), sites(10).into_iter().collect());
-        assert_eq!(page(2), sites(29)[20..].iter().cloned().collect());
+        assert_eq!(page(0), cams(sites(10)));
+        assert_eq!(page(2), cams(&sites(29)[20..]));
         assert_eq!(page(7), page(2), "a page gone shows the last one");
         stage.floor = Some("s25");
         let v = video_for("host", &Subscription::Default { page: 0 }, &stage, LIMITS);
         assert_eq!(v.len(), 11);
-        assert!(v.contains("s25"));
+        assert!(v.contains(&Feed::camera("s25")));
         assert_eq!(pages("s01", &stage, LIMITS), 3);
     }
 
@@ -260,10 +383,7 @@ mod tests {
             LIMITS,
         )
         .unwrap();
-        assert_eq!(
-            video_for("s01", &sub, &stage, LIMITS),
-            ["host".to_string()].into()
-        );
+        assert_eq!(video_for("s01", &sub, &stage, LIMITS), cams(["host"]));
         let none = validate("s01", Some(vec![]), None, &stage, LIMITS).unwrap();
         assert!(video_for("s01", &none, &stage, LIMITS).is_empty());
     }

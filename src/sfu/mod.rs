@@ -17,6 +17,7 @@ pub mod participant;
 pub mod recording;
 pub mod rewrite;
 pub mod room;
+pub mod share;
 pub mod speaker;
 pub mod udp;
 
@@ -412,6 +413,7 @@ impl Sfu {
             offer_pending: false,
             dirty: false,
             restart: false,
+            content_mid: None,
             _gauges: participant::gauges(shared),
         };
         let replaced = room.add(member, |peers| ServerMsg::Joined {

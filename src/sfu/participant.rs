@@ -12,7 +12,7 @@ use super::room::Room;
 use crate::metrics::{Gauge, Kind};
 use crate::signal::liveness::MediaHealth;
 use crate::signal::protocol::{
-    Candidate, ClientMsg, ErrorCode, LeaveReason, MediaKind, PcKind, ServerMsg,
+    Candidate, ClientMsg, ErrorCode, LeaveReason, MediaKind, PcKind, ServerMsg, TrackSource,
 };
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::sdp::RTCSessionDescription;
@@ -103,12 +103,14 @@ pub struct Participant {
     pub media: Arc<super::MediaState>,
     pub subscribe: Pc,
     pub publish: Option<Pc>,
-    pub down: HashMap<(Uuid, MediaKind), DownTrack>,
+    pub down: HashMap<(Uuid, MediaKind, TrackSource), DownTrack>,
     pub own: Vec<Arc<PublishedTrack>>,
     pub offer_pending: bool,
     pub dirty: bool,
     /// An ICE restart was asked for: the next subscribe offer carries new ICE credentials.
     pub restart: bool,
+    /// The m-line (mid) of the publish connection that carries the site's screen (`share_screen`).
+    pub content_mid: Option<String>,
     pub _gauges: (Gauge, Gauge),
 }
 
@@ -222,6 +224,18 @@ impl Participant {
             ClientMsg::SetJoinMuted { on } => {
                 self.chair(|room, me| room.act_as(&me.site_id, ChairAction::SetJoinMuted(on)))
             }
+            ClientMsg::ShareScreen { mid } => self.on_share_screen(mid),
+            ClientMsg::StopShare { site_id } => match site_id {
+                Some(site) if site != self.site_id => self.chair(|room, me| {
+                    room.act_as(
+                        &me.site_id,
+                        ChairAction::StopShare {
+                            site_id: Some(site),
+                        },
+                    )
+                }),
+                _ => self.chair(|room, me| room.request(me.id, SiteRequest::StopShare)),
+            },
             ClientMsg::Ping => {
                 let _ = self.out.send(ServerMsg::Pong).await;
             }
@@ -238,6 +252,21 @@ impl Participant {
     fn chair(&self, f: impl FnOnce(&Room, &Self) -> Result<(), ChairError>) {
         if let Err(e) = f(&self.room, self) {
             self.error(e.code(), e.to_string());
+        }
+    }
+
+    /// `share_screen {mid}`: the share is decided now (one at a time); the video track that
+    /// arrives on `mid` is the site's screen.
+    fn on_share_screen(&mut self, mid: String) {
+        if !super::share::valid_mid(&mid) {
+            return self.error(
+                ErrorCode::BadMessage,
+                "mid must be 1 to 32 letters, digits, '-' or '_'",
+            );
+        }
+        match self.room.request(self.id, SiteRequest::StartShare) {
+            Ok(()) => self.content_mid = Some(mid),
+            Err(e) => self.error(e.code(), e.to_string()),
         }
     }
 
@@ -370,8 +399,18 @@ impl Participant {
         let Some(ssrc) = ssrcs.first().copied() else {
             return tracing::warn!(site = %self.site_id, "published track without SSRC ignored");
         };
-        // One track per kind: a new one replaces the old (e.g. a renegotiated camera).
-        if let Some(pos) = self.own.iter().position(|t| t.kind == kind) {
+        let mid = self.mid_of(&remote.track_id().await).await;
+        let source = if kind == MediaKind::Video && mid.is_some() && mid == self.content_mid {
+            TrackSource::Screen
+        } else {
+            TrackSource::Camera
+        };
+        // One track per kind and source: a new one replaces the old (a renegotiated camera).
+        if let Some(pos) = self
+            .own
+            .iter()
+            .position(|t| t.kind == kind && t.source == source)
+        {
             let old = self.own.remove(pos);
             old.cancel.cancel();
             self.room.unpublish(&old);
@@ -382,6 +421,7 @@ impl Participant {
             site_id: self.site_id.clone(),
             site_name: self.site_name.clone(),
             kind,
+            source,
         };
         let track = PublishedTrack::new(
             origin,
@@ -422,6 +462,20 @@ impl Participant {
             site_id: self.site_id.clone(),
             kind,
         });
+    }
+
+    /// The m-line of the publish connection that receives the track `remote_track_id`.
+    async fn mid_of(&self, remote_track_id: &str) -> Option<String> {
+        let publish = self.publish.as_ref()?;
+        for t in publish.pc.get_transceivers().await {
+            let Ok(Some(r)) = t.receiver().await else {
+                continue;
+            };
+            if r.track().track_id().await == remote_track_id {
+                return t.mid().await.ok().flatten();
+            }
+        }
+        None
     }
 
     /// The id the publisher negotiated for the audio level extension on this track (0: none).
@@ -472,7 +526,7 @@ impl Participant {
             }
         }
         for track in wanted {
-            let key = (track.owner, track.kind);
+            let key = (track.owner, track.kind, track.source);
             if self
                 .down
                 .get(&key)

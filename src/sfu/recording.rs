@@ -47,6 +47,10 @@ impl Shared {
 }
 
 fn tap(track: &Arc<PublishedTrack>, source: &dyn TapSource) {
+    // A site's file holds its camera and microphone; its shared screen is not recorded.
+    if track.source == crate::signal::protocol::TrackSource::Screen {
+        return;
+    }
     track.set_tap(source.tap(track));
     if track.kind == MediaKind::Video {
         // A file starts with a keyframe: ask for one now rather than wait for the next.

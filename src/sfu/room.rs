@@ -6,9 +6,9 @@
 use super::chair::Chair;
 use super::control::{ControlDenied, Controller, Roster};
 use super::forward::PublishedTrack;
-use super::layout::{self, Limits, Stage, Subscription};
+use super::layout::{self, Feed, Limits, Stage, Subscription};
 use super::participant::Control;
-use crate::signal::protocol::{LeaveReason, MediaKind, PeerInfo, ServerMsg};
+use crate::signal::protocol::{LeaveReason, MediaKind, PeerInfo, ServerMsg, TrackSource};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -220,6 +220,7 @@ impl Room {
             hands: inner.chair.hands().to_vec(),
             floor: inner.chair.holder().map(str::to_owned),
             join_muted: inner.chair.join_muted(),
+            sharer: inner.chair.sharer().map(str::to_owned),
         }
     }
 
@@ -227,7 +228,8 @@ impl Room {
         self.lock().members.len()
     }
 
-    /// The tracks a member should receive: everything published by other sites.
+    /// The tracks a member should receive: the audio of other sites, and the video its layout
+    /// shows (cameras, and the screen of the site sharing).
     pub fn tracks_for(&self, subscriber: Uuid) -> Vec<Arc<PublishedTrack>> {
         let inner = self.lock();
         let Some(me) = inner.members.get(&subscriber) else {
@@ -238,14 +240,20 @@ impl Room {
             roster: &inner.roster,
             connected: &connected,
             floor: inner.chair.holder(),
-            sharer: None,
+            sharer: inner.chair.sharer(),
         };
         let video = layout::video_for(&me.site_id, &me.subscription, &stage, self.limits);
         inner
             .tracks
             .iter()
             .filter(|t| t.site_id != me.site_id)
-            .filter(|t| t.kind == MediaKind::Audio || video.contains(&t.site_id))
+            .filter(|t| {
+                t.kind == MediaKind::Audio
+                    || video.contains(&Feed {
+                        site_id: t.site_id.clone(),
+                        source: t.source,
+                    })
+            })
             .cloned()
             .collect()
     }
@@ -270,13 +278,19 @@ impl Room {
         inner.tracks.push(track);
     }
 
-    /// Ends a track (idempotent): announces the end and asks members to unsubscribe.
+    /// Ends a track (idempotent): announces the end and asks members to unsubscribe. The end of
+    /// a screen track ends its site's share.
     pub fn unpublish(&self, track: &Arc<PublishedTrack>) {
-        let mut inner = self.lock();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         let before = inner.tracks.len();
         inner.tracks.retain(|t| !Arc::ptr_eq(t, track));
         if inner.tracks.len() == before {
             return;
+        }
+        if track.source == TrackSource::Screen {
+            let ended = inner.chair.on_screen_ended(&track.site_id);
+            self.apply(inner, ended);
         }
         for m in inner
             .members
@@ -289,6 +303,7 @@ impl Room {
                 kind: track.kind,
                 stream_id: track.stream_id.clone(),
                 track_id: track.track_id.clone(),
+                source: track.source,
             });
             let _ = m.ctl.try_send(Control::Sync);
         }
@@ -316,6 +331,8 @@ pub struct LiveView {
     pub floor: Option<String>,
     /// Whether sites join with their microphone muted by the chair.
     pub join_muted: bool,
+    /// The site sharing its screen.
+    pub sharer: Option<String>,
 }
 
 /// A connected site in [`LiveView`].
@@ -339,5 +356,6 @@ pub fn announce(track: &PublishedTrack) -> ServerMsg {
         kind: track.kind,
         stream_id: track.stream_id.clone(),
         track_id: track.track_id.clone(),
+        source: track.source,
     }
 }

@@ -31,6 +31,55 @@ impl MediaKind {
     }
 }
 
+/// Which of a site's tracks a track is: its own devices (`camera`: the room's microphone and
+/// camera) or content it presents (`screen`: a shared screen or window, *trình chiếu*). Audio is
+/// always `camera`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackSource {
+    #[default]
+    Camera,
+    Screen,
+}
+
+impl TrackSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrackSource::Camera => "camera",
+            TrackSource::Screen => "screen",
+        }
+    }
+}
+
+/// Why the screen share changed (`share_changed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShareReason {
+    /// `site_id` started sharing; nobody shared before.
+    Started,
+    /// `site_id` started sharing and replaced `previous` (one share at a time).
+    Replaced,
+    /// `previous` stopped its own share.
+    Stopped,
+    /// A controller (the host site or a chair / operator user) stopped `previous`'s share.
+    StoppedByController,
+    /// `previous`'s screen track ended or the site left.
+    Ended,
+}
+
 /// An ICE candidate as the browser's `RTCIceCandidate.toJSON()` writes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -111,6 +160,18 @@ pub enum ClientMsg {
         #[serde(default)]
         page: Option<u32>,
     },
+    /// The site starts sharing its screen: the video track on m-line `mid` of its publish
+    /// connection is content. Sent just before the `publish_offer` that adds that track. A share
+    /// of another site is replaced (one share at a time).
+    ShareScreen {
+        mid: String,
+    },
+    /// Stop a screen share: the own (no `site_id`, or the own), or, for a controller, the share
+    /// of `site_id`.
+    StopShare {
+        #[serde(default)]
+        site_id: Option<String>,
+    },
 }
 
 /// One tile of a `subscribe`: a site's video at a size in CSS pixels.
@@ -120,6 +181,9 @@ pub struct TileRequest {
     pub site_id: String,
     pub width: u32,
     pub height: u32,
+    /// The site's camera (default) or its shared screen (sent only while it shares).
+    #[serde(default)]
+    pub source: TrackSource,
 }
 
 /// Who holds a mute: the site itself, or a controller (the chair). A site cannot lift the chair's.
@@ -214,6 +278,9 @@ pub enum ServerMsg {
         kind: MediaKind,
         stream_id: String,
         track_id: String,
+        /// `screen`: the site's shared screen (its stream id differs from its camera's).
+        #[serde(default)]
+        source: TrackSource,
     },
     TrackEnded {
         participant_id: String,
@@ -221,6 +288,8 @@ pub enum ServerMsg {
         kind: MediaKind,
         stream_id: String,
         track_id: String,
+        #[serde(default)]
+        source: TrackSource,
     },
     /// A site's effective mute changed (also sent to the site itself, and after `joined` for
     /// every muted site). `participant_id` is empty for a site not connected.
@@ -266,6 +335,14 @@ pub enum ServerMsg {
         recording_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+    },
+    /// Who shares a screen now (`null`: nobody), who shared before, and why it changed (after
+    /// every change, and after `joined`). The page of `previous` stops its capture.
+    ShareChanged {
+        site_id: Option<String>,
+        #[serde(default)]
+        previous: Option<String>,
+        reason: ShareReason,
     },
     /// The TURN/STUN servers for this site's peer connections, with credentials valid until
     /// `expires_at` (Unix seconds); sent just before `joined` when the server has TURN configured.
@@ -320,6 +397,10 @@ pub enum ErrorCode {
     QueueEmpty,
     /// The site tried to unmute itself while the chair holds its mute.
     MutedByChair,
+    /// `share_screen` from a site that shares already (one screen per site).
+    AlreadySharing,
+    /// `stop_share` while that site (or any site) does not share.
+    NotSharing,
 }
 
 impl ErrorCode {
@@ -381,6 +462,8 @@ const KNOWN_CLIENT_TYPES: &[&str] = &[
     "mute_all",
     "set_join_muted",
     "subscribe",
+    "share_screen",
+    "stop_share",
 ];
 
 #[cfg(test)]
