@@ -1,6 +1,7 @@
 //! The Rust client of signaling protocol v1: a site that joins with a token, publishes one Opus
 //! and one VP8 track of pre-packetised RTP (what the tests and the load tester send), and receives
-//! every other site's tracks. [`Signaling`] is the bare WebSocket half, for tests that speak the
+//! every other site's tracks. It can also share a screen (a second, content video track) and send
+//! audio levels (`site/share.rs`). [`Signaling`] is the bare WebSocket half, for tests that speak the
 //! protocol (or break it) by hand.
 
 use crate::metrics::RtcpCounters;
@@ -197,8 +198,35 @@ struct Outgoing {
     ts_step: u32,
 }
 
+impl Outgoing {
+    /// The next packet of this track: the sequence number advances by one, the timestamp by
+    /// `ts_advance` (`None`: one frame's step).
+    fn next(
+        &mut self,
+        payload: bytes::Bytes,
+        marker: bool,
+        ts_advance: Option<u32>,
+    ) -> rtp::Packet {
+        self.seq = self.seq.wrapping_add(1);
+        self.ts = self.ts.wrapping_add(ts_advance.unwrap_or(self.ts_step));
+        rtp::Packet {
+            header: rtp::header::Header {
+                version: 2,
+                marker,
+                payload_type: self.pt,
+                sequence_number: self.seq,
+                timestamp: self.ts,
+                ssrc: self.ssrc,
+                ..Default::default()
+            },
+            payload,
+        }
+    }
+}
+
 /// A site connected to a session: signaling plus both peer connections.
 mod ice;
+mod share;
 use ice::server_candidates;
 
 pub struct SiteClient {
@@ -217,6 +245,10 @@ pub struct SiteClient {
     subscribe: Arc<dyn PeerConnection>,
     audio: Mutex<Outgoing>,
     video: Mutex<Outgoing>,
+    /// The shared screen, while the site shares (`share.rs`).
+    screen: Mutex<Option<Outgoing>>,
+    /// The audio level extension's id on the publish connection, once read (`share.rs`).
+    level_ext: std::sync::atomic::AtomicU8,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -342,6 +374,8 @@ impl SiteClient {
             subscribe,
             audio: Mutex::new(audio),
             video: Mutex::new(video),
+            screen: Mutex::new(None),
+            level_ext: Default::default(),
             tasks: vec![writer, reader],
         })
     }
@@ -493,20 +527,7 @@ impl SiteClient {
         };
         let (track, packet) = {
             let mut o = out.lock().await;
-            o.seq = o.seq.wrapping_add(1);
-            o.ts = o.ts.wrapping_add(ts_advance.unwrap_or(o.ts_step));
-            let packet = rtp::Packet {
-                header: rtp::header::Header {
-                    version: 2,
-                    marker,
-                    payload_type: o.pt,
-                    sequence_number: o.seq,
-                    timestamp: o.ts,
-                    ssrc: o.ssrc,
-                    ..Default::default()
-                },
-                payload,
-            };
+            let packet = o.next(payload, marker, ts_advance);
             (o.track.clone(), packet)
         };
         Ok(track.write_rtp(packet).await?)
