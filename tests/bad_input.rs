@@ -21,6 +21,7 @@ fn chair_state(m: &ServerMsg) -> bool {
         ServerMsg::HandsChanged { .. }
             | ServerMsg::FloorChanged { .. }
             | ServerMsg::ChairPolicy { .. }
+            | ServerMsg::ShareChanged { .. }
             | ServerMsg::MuteChanged { .. }
     )
 }

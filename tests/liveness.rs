@@ -81,6 +81,7 @@ async fn pings_keep_a_quiet_site_and_silence_drops_it_fast_when_configured() {
                 | ServerMsg::HandsChanged { .. }
                 | ServerMsg::FloorChanged { .. }
                 | ServerMsg::ChairPolicy { .. }
+                | ServerMsg::ShareChanged { .. }
                 | ServerMsg::MuteChanged { .. },
             ))) => continue,
             other => panic!("expected the frozen site dropped, got {other:?}"),
