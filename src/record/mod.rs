@@ -8,6 +8,7 @@
 //! site joins. Each site's presence is one task (`site`) writing one file; `clock` puts frames on
 //! the session clock; `repair` finalises what a crash left; `manifest` describes a recording.
 
+pub mod assemble;
 pub mod clock;
 pub mod composite;
 pub mod control;

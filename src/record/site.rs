@@ -1,16 +1,16 @@
 //! One site's recorder: the taps of its tracks feed one bounded queue (a full queue drops and
 //! counts, like a down-track: the SFU never waits for a recorder); one task depacketises each
-//! track with the `rtc` sample builder, places frames on the session clock (`clock`), interleaves
+//! track (`assemble`: a reorder window and the `rtc` crate's depacketisers), places frames on the session clock (`clock`), interleaves
 //! audio and video in time order with a short hold, and writes the site's WebM file
 //! (`webm_file`). The file opens on the first video keyframe (audio before it is dropped, so both
 //! streams start together) or, for a site without video, after [`AUDIO_ONLY_AFTER`] of audio.
 
+use super::assemble::{Assembler, Losses};
 use super::clock::SiteClock;
 use super::webm_file::{Budget, SiteFile, vp8_keyframe_size};
 use crate::sfu::forward::Tap;
 use crate::signal::protocol::MediaKind;
 use crate::store::Pool;
-use rtc::media::io::sample_builder::SampleBuilder;
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtp;
 use rtc::rtp::codec::opus::OpusPacket;
@@ -103,7 +103,7 @@ struct Frame {
 
 struct Track<D: rtc::rtp::packetizer::Depacketizer> {
     ssrc: u32,
-    builder: SampleBuilder<D>,
+    frames: Assembler<D>,
 }
 
 /// The state of one site's recording between messages (pure apart from the file writes).
@@ -116,6 +116,8 @@ struct Writer {
     newest: i64,
     file: Option<(SiteFile, i64)>,
     error: Option<String>,
+    /// Losses of the tracks replaced so far (a restarted publisher).
+    lost: Losses,
 }
 
 impl Writer {
@@ -130,23 +132,23 @@ impl Writer {
         self.clock
             .track(ssrc, rate)
             .on_packet(packet.header.timestamp, at_ns);
-        let now = Instant::now();
         match kind {
             MediaKind::Video => {
                 let t = self
                     .video
-                    .get_or_insert_with(|| new_track(ssrc, Vp8Packet::default(), rate));
+                    .get_or_insert_with(|| new_track(ssrc, Vp8Packet::default(), rate, VIDEO_KEY));
                 if t.ssrc != ssrc {
                     // The publisher restarted its track: start over on the new stream.
                     self.clock.forget(t.ssrc);
-                    *t = new_track(ssrc, Vp8Packet::default(), rate);
+                    self.lost.add(t.frames.losses());
+                    *t = new_track(ssrc, Vp8Packet::default(), rate, VIDEO_KEY);
                     self.clock
                         .track(ssrc, rate)
                         .on_packet(packet.header.timestamp, at_ns);
                 }
-                t.builder.push(now, packet);
-                while let Some(s) = t.builder.pop(now) {
-                    if let Some(at) = self.clock.at(ssrc, s.packet_timestamp) {
+                t.frames.push(packet);
+                while let Some(s) = t.frames.pop() {
+                    if let Some(at) = self.clock.at(ssrc, s.rtp_ts) {
                         let key = vp8_keyframe_size(&s.data).is_some();
                         queue(
                             &mut self.pending,
@@ -164,17 +166,18 @@ impl Writer {
             MediaKind::Audio => {
                 let t = self
                     .audio
-                    .get_or_insert_with(|| new_track(ssrc, OpusPacket, rate));
+                    .get_or_insert_with(|| new_track(ssrc, OpusPacket, rate, None));
                 if t.ssrc != ssrc {
                     self.clock.forget(t.ssrc);
-                    *t = new_track(ssrc, OpusPacket, rate);
+                    self.lost.add(t.frames.losses());
+                    *t = new_track(ssrc, OpusPacket, rate, None);
                     self.clock
                         .track(ssrc, rate)
                         .on_packet(packet.header.timestamp, at_ns);
                 }
-                t.builder.push(now, packet);
-                while let Some(s) = t.builder.pop(now) {
-                    if let Some(at) = self.clock.at(ssrc, s.packet_timestamp) {
+                t.frames.push(packet);
+                while let Some(s) = t.frames.pop() {
+                    if let Some(at) = self.clock.at(ssrc, s.rtp_ts) {
                         queue(
                             &mut self.pending,
                             Frame {
@@ -262,6 +265,21 @@ impl Writer {
 
     async fn finish(mut self) -> Outcome {
         self.write_due(true).await;
+        let mut lost = self.lost;
+        if let Some(t) = &self.video {
+            lost.add(t.frames.losses());
+        }
+        if let Some(t) = &self.audio {
+            lost.add(t.frames.losses());
+        }
+        tracing::info!(
+            file = %self.spec.name,
+            frames_dropped = lost.frames_dropped,
+            frames_skipped = lost.frames_skipped,
+            packets_late = lost.packets_late,
+            restarts = lost.restarts,
+            "recording file ends"
+        );
         let Some((file, _)) = self.file.take() else {
             return Outcome {
                 name: self.spec.name,
@@ -299,10 +317,18 @@ impl Writer {
     }
 }
 
-fn new_track<D: rtc::rtp::packetizer::Depacketizer>(ssrc: u32, d: D, rate: u32) -> Track<D> {
+/// A video frame is a keyframe (after a loss, video waits for one).
+const VIDEO_KEY: Option<fn(&[u8]) -> bool> = Some(|d| vp8_keyframe_size(d).is_some());
+
+fn new_track<D: rtc::rtp::packetizer::Depacketizer>(
+    ssrc: u32,
+    d: D,
+    rate: u32,
+    keyframe: Option<fn(&[u8]) -> bool>,
+) -> Track<D> {
     Track {
         ssrc,
-        builder: SampleBuilder::new(128, d, rate).with_max_time_delay(MAX_LATE),
+        frames: Assembler::new(d, rate, MAX_LATE, keyframe),
     }
 }
 
@@ -331,6 +357,7 @@ pub async fn run(
         newest: i64::MIN / 2,
         file: None,
         error: None,
+        lost: Losses::default(),
     };
     while let Some(msg) = rx.recv().await {
         match msg {
