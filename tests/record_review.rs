@@ -225,3 +225,223 @@ async fn the_session_form_says_a_classified_session_is_not_recorded_and_unticks_
     );
     server.running.stop().await;
 }
+
+/// Logs `username` in through the login page and opens `target`; the browser stays open while
+/// the returned value lives.
+async fn open_as(
+    bin: &std::path::PathBuf,
+    server: &TestServer,
+    username: &str,
+    target: &str,
+) -> (Browser, String) {
+    let next: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
+    let browser = Browser::open(bin, &format!("{}/login?next={next}", server.http_url()));
+    let login = browser.page_ws_matching("/login").await;
+    wait_for(
+        &login,
+        "!document.getElementById('login-submit').disabled",
+        "the login form",
+    )
+    .await;
+    eval(
+        &login,
+        &format!(
+            "(() => {{ document.getElementById('username').value = {username:?}; document.getElementById('password').value = {PASSWORD:?}; document.getElementById('login-submit').click(); return true; }})()"
+        ),
+    )
+    .await;
+    let path = target.split('?').next().unwrap_or(target);
+    let page = browser.page_ws_matching(path).await;
+    (browser, page)
+}
+
+const TOGGLE: &str = "document.getElementById('crec-toggle')";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_starts_and_stops_a_recording_and_lists_it() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let operator = server.login(Role::Operator).await;
+    let created = server.create_session(HOST, &SITES[..1]).await;
+    let sid = created.session_id.clone();
+    let host = SiteClient::join(&server.ws_url(), &token(&created.links[HOST]), LOCAL)
+        .await
+        .unwrap();
+    let publisher = tokio::spawn(async move {
+        publish(&host, Instant::now() + Duration::from_secs(60)).await;
+        host
+    });
+    let (_browser, page) = open_as(
+        &bin,
+        &server,
+        &operator.username,
+        &format!("/app/console?session={sid}"),
+    )
+    .await;
+    wait_for(
+        &page,
+        &format!("{TOGGLE}.dataset.action === 'start' && !{TOGGLE}.disabled && document.getElementById('crec-none').hidden === false"),
+        "the recording panel, not recording",
+    )
+    .await;
+    assert_eq!(
+        eval(&page, &format!("{TOGGLE}.textContent")).await,
+        "Bắt đầu ghi hình"
+    );
+    eval(&page, &format!("{TOGGLE}.click(); true")).await;
+    wait_for(
+        &page,
+        &format!("!!document.getElementById('crec-on') && {TOGGLE}.dataset.action === 'stop'"),
+        "Đang ghi hình",
+    )
+    .await;
+    let since = eval(&page, "document.getElementById('crec-since').textContent").await;
+    let since = since.as_str().unwrap().to_string();
+    assert!(since.starts_with("từ "), "{since}");
+    // The running time is kept live: at least 3 s recorded, shown without a reload.
+    wait_for(
+        &page,
+        "/\\(đã ghi 00:0[3-9]\\)|\\(đã ghi 00:[1-5]/.test(document.getElementById('crec-since').textContent)",
+        "the running time advancing",
+    )
+    .await;
+    let (_, list) = body(
+        operator
+            .get(&format!("/api/sessions/{sid}/recordings"))
+            .await,
+    )
+    .await;
+    assert_eq!(list[0]["recording"]["status"], "recording", "{list}");
+    assert_eq!(
+        list[0]["recording"]["started_by"],
+        format!("user:{}", operator.username)
+    );
+    eval(&page, &format!("{TOGGLE}.click(); true")).await;
+    wait_for(
+        &page,
+        "!!document.querySelector('#crec-list li[data-status=\"complete\"]') && !document.getElementById('crec-on')",
+        "the finished recording in the list",
+    )
+    .await;
+    let item = eval(&page, "document.querySelector('#crec-list li').textContent").await;
+    assert!(
+        item.as_str().unwrap().contains("1 tệp · hoàn tất"),
+        "{item}"
+    );
+    let link = eval(
+        &page,
+        "document.querySelector('#crec-list li a').getAttribute('href')",
+    )
+    .await;
+    let rid = list[0]["recording"]["id"].as_str().unwrap();
+    assert_eq!(link, format!("/app/review?id={rid}").as_str());
+    let (_, list) = body(
+        operator
+            .get(&format!("/api/sessions/{sid}/recordings"))
+            .await,
+    )
+    .await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["recording"]["status"], "complete");
+    assert_eq!(list[0]["files"].as_array().unwrap().len(), 1);
+    screenshot(&page, "console-recording").await;
+    publisher.abort();
+    server.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_says_a_classified_session_is_not_recorded_and_a_full_disk_stopped_it() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let server = TestServer::start_with(&[("GIAOBAN_RECORD_MAX_BYTES", "150000")]).await;
+    let operator = server.login(Role::Operator).await;
+    let secretariat = server.login(Role::Secretariat).await;
+    let mut req = session(
+        "Họp mật",
+        "2030-01-07T02:00:00Z",
+        "2030-01-07T03:00:00Z",
+        &[SITES[0]],
+    );
+    req["classified"] = true.into();
+    let (status, classified) = body(secretariat.post("/api/sessions", &req).await).await;
+    assert_eq!(status, 201, "{classified}");
+    let classified = classified["session_id"].as_str().unwrap().to_string();
+
+    let (_browser, page) = open_as(
+        &bin,
+        &server,
+        &operator.username,
+        &format!("/app/console?session={classified}"),
+    )
+    .await;
+    wait_for(
+        &page,
+        &format!("!document.getElementById('crec-classified').hidden && {TOGGLE}.disabled"),
+        "the classified notice and no start button",
+    )
+    .await;
+    // Forced anyway, the server refuses and the console says why; nothing is created.
+    eval(
+        &page,
+        &format!("{TOGGLE}.disabled = false; {TOGGLE}.click(); true"),
+    )
+    .await;
+    wait_for(
+        &page,
+        "document.getElementById('crec-error').textContent === 'Không thể ghi hình: phiên họp mật không được ghi hình.'",
+        "the refusal",
+    )
+    .await;
+    let (_, list) = body(
+        operator
+            .get(&format!("/api/sessions/{classified}/recordings"))
+            .await,
+    )
+    .await;
+    assert_eq!(list, serde_json::json!([]));
+
+    // A recording that outgrows the space stops with an error the console shows.
+    let created = server.create_session(HOST, &SITES[..1]).await;
+    let sid = created.session_id.clone();
+    let host = SiteClient::join(&server.ws_url(), &token(&created.links[HOST]), LOCAL)
+        .await
+        .unwrap();
+    let publisher = tokio::spawn(async move {
+        publish(&host, Instant::now() + Duration::from_secs(60)).await;
+        host
+    });
+    eval(
+        &page,
+        &format!("location.href = '/app/console?session={sid}'; true"),
+    )
+    .await;
+    wait_for(
+        &page,
+        &format!("location.search.includes({sid:?}) && {TOGGLE} && {TOGGLE}.dataset.action === 'start' && !{TOGGLE}.disabled && !document.getElementById('crec-none').hidden"),
+        "the console of the open session",
+    )
+    .await;
+    eval(&page, &format!("{TOGGLE}.click(); true")).await;
+    wait_for(
+        &page,
+        "document.getElementById('crec-error').textContent.includes('hết dung lượng lưu trữ') && !!document.querySelector('#crec-list li[data-status=\"failed\"]')",
+        "the full disk",
+    )
+    .await;
+    let state = eval(
+        &page,
+        &format!("[{TOGGLE}.dataset.action, !!document.getElementById('crec-on')]"),
+    )
+    .await;
+    assert_eq!(state, serde_json::json!(["start", false]), "it stopped");
+    assert_eq!(
+        server.running.state.sfu.sites_in(&sid),
+        vec![HOST.to_string()],
+        "the session goes on"
+    );
+    publisher.abort();
+    server.running.stop().await;
+}
