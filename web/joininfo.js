@@ -1,7 +1,8 @@
 // joininfo.js — the room page before joining: the join information of the link
 // (/api/join/<token>), and the join window — before the room opens, "Chưa đến giờ họp" with the
 // start, the join button off (the device check stays) and a timer that reloads the information
-// when the room opens. room.js owns the state and passes it in.
+// when the room opens; the device check's result reported for the invitation board. room.js owns
+// the state and passes it in.
 // Exposes window.GiaobanJoinInfo = { create }.
 "use strict";
 
@@ -73,7 +74,14 @@
       btn.disabled = true;
     }
 
-    return { loadInfo, setEarly, reopen, renderEarly };
+    // Gửi kết quả kiểm tra: the device check and the HTTP round trip, for the invitation board.
+    function reportTest() {
+      const body = { camera: !!S.tracks.video, microphone: !!S.tracks.audio, network_ms: Math.round(S.rttMs || 0) };
+      fetch(`/api/join/${encodeURIComponent(h.token)}/test-result`, { method: "POST",
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) }).catch(() => {});
+    }
+
+    return { loadInfo, setEarly, reopen, renderEarly, reportTest };
   }
 
   window.GiaobanJoinInfo = { create };

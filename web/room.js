@@ -1,7 +1,8 @@
 // room.js — behaviour of the room page: join info (/api/join/<token>), local devices and preview,
 // the signaling WebSocket (/ws, docs/protocol.md), the publish and subscribe peer connections,
 // remote tiles, own controls and reconnection with backoff. Local devices live in devices.js,
-// statistics in stats.js, chairing (hands, floor, mutes by the chair, host controls) in chair.js.
+// statistics in stats.js, chairing (hands, floor, mutes by the chair, host controls) in chair.js,
+// screen sharing in share.js, peer connection helpers in peer.js.
 // Exposes window.giaoban = { state, stats, join, leave, toggleMic, toggleCamera }.
 "use strict";
 
@@ -121,7 +122,7 @@
 
   // ---------------------------------------------------------------- join info
 
-  const { loadInfo, reopen, renderEarly } = window.GiaobanJoinInfo.create(S, {
+  const { loadInfo, reopen, renderEarly, reportTest } = window.GiaobanJoinInfo.create(S, {
     token, autojoin, showEnded, setStatus, errorText, renderHeader, resetJoinButton, join,
   });
 
@@ -142,6 +143,18 @@
       if (S.tracks[kind]) S.tracks[kind].enabled = !muted;
       renderControls();
     },
+  });
+
+  // ---------------------------------------------------------------- screen sharing (share.js)
+
+  const share = window.GiaobanShare.create({
+    conn: () => (S.conn && S.joined ? S.conn : null),
+    send: (msg) => { if (S.conn && S.joined) send(S.conn, msg); },
+    enqueue: (c, fn) => enqueue(c, fn),
+    publishOffer: (c) => publishOffer(c),
+    publishPc: (c) => (c.pub = c.pub || makePc(c, "publish")),
+    siteId: () => S.siteId, isHost, setStatus,
+    siteName: (id) => [...S.peers.values()].find((p) => p.siteId === id)?.siteName || (id === S.siteId ? S.siteName : null),
   });
 
   // ---------------------------------------------------------------- local media (devices.js)
@@ -239,6 +252,7 @@
     S.orphans = [];
     $("enable-sound").hidden = true;
     chair.reset();
+    share.reset();
   }
 
   function lostConnection(c, code) {
@@ -310,50 +324,11 @@
     btn.textContent = t("btn.join");
   }
 
-  function makePc(c, name) {
-    const pc = new RTCPeerConnection(window.GiaobanIce.config());
-    // ICE restart (ice.js): publish offers anew with new credentials; subscribe asks the server.
-    window.GiaobanIce.watch(pc, name, () => {
-      if (!live(c)) return;
-      if (name === "subscribe") { send(c, { type: "ice_restart", pc: "subscribe" }); return; }
-      pc.restartIce();
-      enqueue(c, () => publishOffer(c));
-    });
-    pc.onicecandidate = (ev) => {
-      if (!ev.candidate || !ev.candidate.candidate || !live(c)) return;
-      send(c, { type: "ice_candidate", pc: name, candidate: ev.candidate.toJSON() });
-    };
-    pc.onconnectionstatechange = () => {
-      if (pc.connectionState === "failed" && live(c)) {
-        lostConnection(c, 0);
-        if (S.active) setStatus("status.mediaFailed", "error");
-      }
-    };
-    return pc;
-  }
-
-  async function addRemoteCandidate(c, which, candidate) {
-    const pc = which === "publish" ? c.pub : c.sub;
-    if (!candidate || (which !== "publish" && which !== "subscribe")) return;
-    if (!pc || !pc.remoteDescription) { c.pending[which].push(candidate); return; }
-    try { await pc.addIceCandidate(candidate); } catch (err) { console.warn("giaoban: addIceCandidate", err); }
-  }
-
-  async function flushCandidates(c, which) {
-    const list = c.pending[which];
-    c.pending[which] = [];
-    for (const cand of list) await addRemoteCandidate(c, which, cand);
-  }
-
-  function preferVp8(transceiver) {
-    if (!transceiver.setCodecPreferences) return;
-    for (const Cls of [window.RTCRtpSender, window.RTCRtpReceiver]) {
-      const codecs = Cls?.getCapabilities?.("video")?.codecs;
-      if (!codecs) continue;
-      const isVp8 = (c) => /\/vp8$/i.test(c.mimeType);
-      try { transceiver.setCodecPreferences([...codecs.filter(isVp8), ...codecs.filter((c) => !isVp8(c))]); return; } catch (_) { /* try the next */ }
-    }
-  }
+  const { makePc, addRemoteCandidate, flushCandidates } = window.GiaobanPeer.create({
+    live, send, enqueue, publishOffer: (c) => publishOffer(c),
+    failed: (c) => { lostConnection(c, 0); if (S.active) setStatus("status.mediaFailed", "error"); },
+  });
+  const preferVp8 = window.GiaobanPeer.preferVp8;
 
   // Sends `track` on the publish connection: replaceTrack when a sender exists, else a new
   // sendonly transceiver and a (re)offer.
@@ -377,6 +352,7 @@
       c.pubOffering = false;
       throw err;
     }
+    share.beforeOffer(c); // a new screen's mid is declared before the offer that adds it
     send(c, { type: "publish_offer", sdp: c.pub.localDescription.sdp });
   }
 
@@ -417,11 +393,17 @@
       }
       case "track_published":
         if (!upsertPeer(msg)) return;
+        if (msg.source === "screen") {
+          share.onTrackPublished(msg);
+          S.orphans = S.orphans.filter((o) => !share.claim(o.track, o.streamId));
+          return;
+        }
         S.streamOwner.set(msg.stream_id, msg.participant_id);
         S.trackOwner.set(msg.track_id, msg.participant_id);
         adoptOrphans();
         return;
       case "track_ended": {
+        if (msg.source === "screen") { share.onTrackEnded(msg); return; }
         const peer = S.peers.get(msg.participant_id);
         if (peer) { peer.stream.getTracks().filter((tr) => tr.kind === msg.kind).forEach((tr) => peer.stream.removeTrack(tr)); renderTile(peer); }
         return;
@@ -436,6 +418,7 @@
       case "hands_changed": case "floor_changed": case "chair_policy": case "speaking":
         chair.onMessage(msg);
         return;
+      case "share_changed": share.onShareChanged(msg); return;
       case "recording": {
         // Đang ghi hình: every participant sees that the session is being recorded.
         S.recording = !!msg.active;
@@ -486,7 +469,7 @@
     for (const p of msg.peers || []) upsertPeer(p);
     updateEmpty();
     c.sub = makePc(c, "subscribe");
-    c.sub.ontrack = (ev) => onRemoteTrack(ev);
+    c.sub.ontrack = (ev) => { if (!share.claim(ev.track, ev.streams?.[0]?.id)) onRemoteTrack(ev); };
     if (S.micMuted) send(c, { type: "mute", kind: "audio", muted: true });
     if (S.camOff) send(c, { type: "mute", kind: "video", muted: true });
     for (const kind of ["audio", "video"]) {
@@ -544,8 +527,9 @@
 
   function collectStats() {
     const c = S.conn;
-    const siteOfTrack = (id) => S.peers.get(S.trackOwner.get(id))?.siteId;
-    return window.GiaobanStats.collect(c ? [c.pub, c.sub] : [], siteOfTrack, [...S.peers.values()].map((p) => p.siteId));
+    // The shared screen is counted apart, as perSite.screen.
+    const siteOfTrack = (id) => (id === share.state().trackId ? "screen" : S.peers.get(S.trackOwner.get(id))?.siteId);
+    return window.GiaobanStats.collect(c ? [c.pub, c.sub] : [], siteOfTrack, [...S.peers.values()].map((p) => p.siteId).concat("screen"));
   }
 
   function sortedSites() {
@@ -559,6 +543,7 @@
       joined: S.joined, siteId: S.siteId, siteName: S.siteName, participantId: S.participantId,
       sessionId: S.sessionId, micMuted: S.micMuted, cameraOff: S.camOff,
       publishing: !!S.conn?.pub, connected: !!S.conn && S.joined, isHost: isHost(), chair: chair.state(),
+      share: share.state(),
       peers: [...S.peers.values()].map((p) => ({
         siteId: p.siteId, siteName: p.siteName, participantId: p.participantId,
         hasVideo: hasLive(p, "video"), hasAudio: hasLive(p, "audio"),
@@ -578,13 +563,7 @@
     renderControls();
     for (const peer of S.peers.values()) renderTile(peer);
     chair.render();
-  }
-
-  // Gửi kết quả kiểm tra: the device check and the HTTP round trip, for the invitation board.
-  function reportTest() {
-    const body = { camera: !!S.tracks.video, microphone: !!S.tracks.audio, network_ms: Math.round(S.rttMs || 0) };
-    fetch(`/api/join/${encodeURIComponent(token)}/test-result`, { method: "POST",
-      headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) }).catch(() => {});
+    share.render();
   }
 
   async function start() {

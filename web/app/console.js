@@ -2,7 +2,8 @@
 // GET /api/sessions/<id>/live every 2 s and renders the floor, the queue of hands (give the
 // floor), and the connected sites with their microphone and camera (mute / unmute, held by the
 // chair); the buttons call the chairing routes (POST …/floor, DELETE …/floor, POST …/mute,
-// POST …/mute-all, PUT …/policy, DELETE …/hands/<site>). Every answer is the new live state.
+// POST …/mute-all, PUT …/policy, DELETE …/hands/<site>), and who shares a screen (stop it:
+// DELETE …/share). Every answer is the new live state.
 // The shell (navigation, API client with CSRF header and login redirect, strings) is common.js.
 "use strict";
 
@@ -40,6 +41,9 @@
       "console.camOn": "Bật camera",
       "console.noSession": "Thiếu mã phiên họp trong địa chỉ (?session=…).",
       "console.none": "Chưa có điểm cầu nào kết nối.",
+      "console.share": "Đang trình chiếu: {site}",
+      "console.noShare": "Không có điểm cầu nào trình chiếu.",
+      "console.stopShare": "Dừng trình chiếu",
     },
     en: {
       "console.title": "Session console",
@@ -69,6 +73,9 @@
       "console.camOn": "Camera on",
       "console.noSession": "The address lacks the session id (?session=…).",
       "console.none": "No site is connected yet.",
+      "console.share": "Sharing its screen: {site}",
+      "console.noShare": "No site is sharing its screen.",
+      "console.stopShare": "Stop the screen share",
     },
   });
 
@@ -103,6 +110,8 @@
     if (!live) return;
     $("floor").textContent = live.floor ? t("console.floor", { site: nameOf(live.floor) }) : t("console.noFloor");
     $("c-join-muted").checked = !!live.join_muted;
+    $("c-share").textContent = live.sharer ? t("console.share", { site: nameOf(live.sharer) }) : t("console.noShare");
+    $("c-stop-share").disabled = !live.sharer;
     $("c-revoke").disabled = !live.floor;
     $("c-next").disabled = live.hands.length === 0;
     $("c-no-hands").hidden = live.hands.length > 0;
@@ -141,6 +150,7 @@
     $("c-next").addEventListener("click", () => call("POST", "/floor", {}));
     $("c-revoke").addEventListener("click", () => call("DELETE", "/floor"));
     $("c-mute-all").addEventListener("click", () => call("POST", "/mute-all"));
+    $("c-stop-share").addEventListener("click", () => call("DELETE", "/share"));
     $("c-join-muted").addEventListener("change", (ev) => call("PUT", "/policy", { join_muted: ev.target.checked }));
     window.addEventListener("gb:langchange", render);
     await load();
