@@ -14,6 +14,7 @@ pub mod keyframe;
 pub mod layout;
 pub mod mute;
 pub mod participant;
+mod participant_chair;
 pub mod recording;
 pub mod rewrite;
 pub mod room;

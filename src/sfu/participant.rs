@@ -3,9 +3,9 @@
 //! client's messages, local ICE candidates, arriving tracks, room changes and the close, comes
 //! through one channel and is handled in order, so negotiation needs no locks: at most one
 //! subscribe offer is outstanding, and changes that arrive meanwhile are folded into the next.
+//! Its chairing messages are handled in `participant_chair.rs`.
 
 use super::Shared;
-use super::chair::{ChairAction, ChairError, SiteRequest};
 use super::engine::{self, Pc};
 use super::forward::{DownTrack, Origin, PublishedTrack};
 use super::room::Room;
@@ -143,7 +143,7 @@ impl Participant {
         self.leave(reason).await;
     }
 
-    fn error(&self, code: ErrorCode, message: impl Into<String>) {
+    pub(super) fn error(&self, code: ErrorCode, message: impl Into<String>) {
         let _ = self.out.try_send(ServerMsg::Error {
             code,
             message: message.into(),
@@ -176,66 +176,17 @@ impl Participant {
                     self.error(ErrorCode::BadCandidate, format!("candidate refused: {e}"));
                 }
             }
-            ClientMsg::Mute { kind, muted } => {
-                self.chair(|room, me| room.request(me.id, SiteRequest::Mute { kind, muted }))
-            }
-            ClientMsg::RaiseHand => {
-                self.chair(|room, me| room.request(me.id, SiteRequest::RaiseHand))
-            }
-            ClientMsg::LowerHand { site_id: None } => {
-                self.chair(|room, me| room.request(me.id, SiteRequest::LowerHand))
-            }
-            ClientMsg::LowerHand {
-                site_id: Some(site_id),
-            } if site_id == self.site_id => {
-                self.chair(|room, me| room.request(me.id, SiteRequest::LowerHand))
-            }
-            ClientMsg::LowerHand {
-                site_id: Some(site_id),
-            } => {
-                self.chair(|room, me| room.act_as(&me.site_id, ChairAction::LowerHand { site_id }))
-            }
-            ClientMsg::GiveFloor { site_id } => {
-                self.chair(|room, me| room.act_as(&me.site_id, ChairAction::GiveFloor { site_id }))
-            }
-            ClientMsg::RevokeFloor => {
-                self.chair(|room, me| room.act_as(&me.site_id, ChairAction::RevokeFloor))
-            }
-            ClientMsg::SetMute {
-                site_id,
-                kind,
-                muted,
-            } => self.chair(|room, me| {
-                room.act_as(
-                    &me.site_id,
-                    ChairAction::SetMute {
-                        site_id,
-                        kind,
-                        muted,
-                    },
-                )
-            }),
-            ClientMsg::MuteAll => {
-                self.chair(|room, me| room.act_as(&me.site_id, ChairAction::MuteAll))
-            }
-            ClientMsg::Subscribe { video, page } => {
-                self.chair(|room, me| room.subscribe(me.id, video, page))
-            }
-            ClientMsg::SetJoinMuted { on } => {
-                self.chair(|room, me| room.act_as(&me.site_id, ChairAction::SetJoinMuted(on)))
-            }
-            ClientMsg::ShareScreen { mid } => self.on_share_screen(mid),
-            ClientMsg::StopShare { site_id } => match site_id {
-                Some(site) if site != self.site_id => self.chair(|room, me| {
-                    room.act_as(
-                        &me.site_id,
-                        ChairAction::StopShare {
-                            site_id: Some(site),
-                        },
-                    )
-                }),
-                _ => self.chair(|room, me| room.request(me.id, SiteRequest::StopShare)),
-            },
+            ClientMsg::Mute { .. }
+            | ClientMsg::RaiseHand
+            | ClientMsg::LowerHand { .. }
+            | ClientMsg::GiveFloor { .. }
+            | ClientMsg::RevokeFloor
+            | ClientMsg::SetMute { .. }
+            | ClientMsg::MuteAll
+            | ClientMsg::Subscribe { .. }
+            | ClientMsg::SetJoinMuted { .. }
+            | ClientMsg::ShareScreen { .. }
+            | ClientMsg::StopShare { .. } => self.on_chair(msg),
             ClientMsg::Ping => {
                 let _ = self.out.send(ServerMsg::Pong).await;
             }
@@ -245,28 +196,6 @@ impl Participant {
             ClientMsg::Leave => {} // handled by the socket task, which sends Close
             ClientMsg::Recording { .. } => {} // handled by the socket task (`record::control`)
             ClientMsg::IceRestart { pc } => self.on_ice_restart(pc).await,
-        }
-    }
-
-    /// Runs a chairing request; a refusal is answered with its error code and changes nothing.
-    fn chair(&self, f: impl FnOnce(&Room, &Self) -> Result<(), ChairError>) {
-        if let Err(e) = f(&self.room, self) {
-            self.error(e.code(), e.to_string());
-        }
-    }
-
-    /// `share_screen {mid}`: the share is decided now (one at a time); the video track that
-    /// arrives on `mid` is the site's screen.
-    fn on_share_screen(&mut self, mid: String) {
-        if !super::share::valid_mid(&mid) {
-            return self.error(
-                ErrorCode::BadMessage,
-                "mid must be 1 to 32 letters, digits, '-' or '_'",
-            );
-        }
-        match self.room.request(self.id, SiteRequest::StartShare) {
-            Ok(()) => self.content_mid = Some(mid),
-            Err(e) => self.error(e.code(), e.to_string()),
         }
     }
 
