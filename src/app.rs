@@ -30,6 +30,8 @@ pub struct AppState {
     pub recorder: Arc<crate::record::Recorder>,
     /// Live notices for open kiosk streams (device revocations).
     pub kiosk: crate::kiosk::Hub,
+    /// The agenda item each live session is on.
+    pub agendas: Arc<crate::sfu::agenda::Agendas>,
 }
 
 impl AppState {
@@ -198,6 +200,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         login: Arc::new(crate::auth::login::LoginGuard::new(&config_auth)),
         recorder,
         kiosk: crate::kiosk::Hub::default(),
+        agendas: Arc::default(),
     };
     let router = crate::api::router(state.clone());
     let (shutdown, rx) = tokio::sync::watch::channel(false);

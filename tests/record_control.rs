@@ -1,7 +1,8 @@
 //! Recording from the room: the host site starts and stops it with `recording` messages, every
 //! site hears the notice (also one that joins while it runs), another site is refused with
 //! `not_controller`, a start twice with `recording_refused`; a "record automatically" session
-//! starts recording when its host site joins (not before).
+//! starts recording when its host site joins (not before); an agenda item marked during the
+//! recording is on its timeline (a chapter) at the moment it was marked.
 
 mod common;
 
@@ -127,5 +128,111 @@ async fn a_record_automatically_session_starts_when_its_host_site_joins() {
         list[0]["recording"]["started_by"],
         "system:record-automatically"
     );
+    server.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agenda_item_marked_during_the_recording_is_a_chapter_at_its_moment() {
+    let server = TestServer::start().await;
+    let created = server.create_session(HOST, &SITES[..1]).await;
+    let sid = created.session_id.clone();
+    let agenda = serde_json::json!([
+        {"title": "Khai mạc", "presenter": ""},
+        {"title": "Báo cáo công tác phòng, chống thiên tai", "presenter": "Sở Nông nghiệp và Môi trường"},
+    ]);
+    sqlx::query("UPDATE sessions SET agenda = ?1 WHERE id = ?2")
+        .bind(agenda.to_string())
+        .bind(&sid)
+        .execute(&server.running.state.pool)
+        .await
+        .unwrap();
+    let mut host = SiteClient::join(&server.ws_url(), &token(&created.links[HOST]), LOCAL)
+        .await
+        .unwrap();
+    host.send_msg(ClientMsg::Recording { active: true }).await;
+    assert!(matches!(
+        next_notice(&mut host).await,
+        ServerMsg::Recording { active: true, .. }
+    ));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let marked = chrono::Utc::now();
+    host.send_msg(ClientMsg::SetAgendaItem { index: Some(1) })
+        .await;
+    let since = loop {
+        match host.next_message(Duration::from_secs(10)).await {
+            Some(ServerMsg::AgendaItem { item: Some(item) }) => break item.since,
+            Some(_) => {}
+            None => panic!("no agenda_item"),
+        }
+    };
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    host.send_msg(ClientMsg::Recording { active: false }).await;
+    assert!(matches!(
+        next_notice(&mut host).await,
+        ServerMsg::Recording { active: false, .. }
+    ));
+
+    let operator = server.login(Role::Operator).await;
+    let (_, list) = body(
+        operator
+            .get(&format!("/api/sessions/{sid}/recordings"))
+            .await,
+    )
+    .await;
+    let rec = &list[0];
+    let started: chrono::DateTime<chrono::Utc> = rec["recording"]["started_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let chapters: Vec<&serde_json::Value> = rec["manifest"]["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "agenda_item")
+        .collect();
+    assert_eq!(chapters.len(), 1, "{}", rec["manifest"]["timeline"]);
+    let at_ms = chapters[0]["at_ms"].as_i64().unwrap();
+    // At the moment it was marked on the recording's clock: the server's own stamp (a few ms),
+    // and this test's clock around the message (its round trip on a loaded machine).
+    let stamped = (since - started).num_milliseconds();
+    assert!(
+        (at_ms - stamped).abs() <= 20,
+        "at {at_ms} ms, marked at {stamped} ms"
+    );
+    let sent = (marked - started).num_milliseconds();
+    assert!(
+        at_ms >= sent - 20 && at_ms - sent <= 500,
+        "at {at_ms} ms, sent at {sent} ms"
+    );
+    assert!((1400..=3000).contains(&at_ms), "{at_ms}");
+    let detail: serde_json::Value =
+        serde_json::from_str(chapters[0]["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(detail["index"], 1);
+    assert_eq!(detail["title"], "Báo cáo công tác phòng, chống thiên tai");
+    assert_eq!(detail["by"], format!("site:{HOST}"));
+    // The manifest on disk has the same chapter.
+    let rid = rec["recording"]["id"].as_str().unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            server
+                .dir
+                .path()
+                .join("recordings")
+                .join(rid)
+                .join("manifest.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        manifest["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "agenda_item" && e["at_ms"].as_i64() == Some(at_ms)),
+        "{manifest}"
+    );
+    host.leave().await;
     server.running.stop().await;
 }

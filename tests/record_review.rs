@@ -257,6 +257,8 @@ async fn open_as(
 
 const TOGGLE: &str = "document.getElementById('crec-toggle')";
 
+/// The console starts a recording, shows it running, marks an agenda item (a chapter of the
+/// recording), stops it and lists it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_starts_and_stops_a_recording_and_lists_it() {
     let Some(bin) = chromium_or_skip() else {
@@ -266,6 +268,16 @@ async fn the_console_starts_and_stops_a_recording_and_lists_it() {
     let operator = server.login(Role::Operator).await;
     let created = server.create_session(HOST, &SITES[..1]).await;
     let sid = created.session_id.clone();
+    let agenda = serde_json::json!([
+        {"title": "Khai mạc", "presenter": ""},
+        {"title": "Tình hình thực hiện dự toán ngân sách", "presenter": "Sở Tài chính"},
+    ]);
+    sqlx::query("UPDATE sessions SET agenda = ?1 WHERE id = ?2")
+        .bind(agenda.to_string())
+        .bind(&sid)
+        .execute(&server.running.state.pool)
+        .await
+        .unwrap();
     let host = SiteClient::join(&server.ws_url(), &token(&created.links[HOST]), LOCAL)
         .await
         .unwrap();
@@ -307,6 +319,24 @@ async fn the_console_starts_and_stops_a_recording_and_lists_it() {
         "the running time advancing",
     )
     .await;
+    // The console marks the second agenda item: a chapter of the recording.
+    wait_for(
+        &page,
+        "document.querySelectorAll('#cag-list li').length === 2 && document.getElementById('cag-now').textContent === 'Chưa chuyển sang nội dung nào.'",
+        "the agenda panel",
+    )
+    .await;
+    eval(
+        &page,
+        "document.querySelector('#cag-list li[data-index=\"1\"] button').click(); true",
+    )
+    .await;
+    wait_for(
+        &page,
+        "document.getElementById('cag-now').dataset.index === '1' && document.getElementById('cag-now').textContent.startsWith('Đang thảo luận: nội dung 2 — Tình hình thực hiện dự toán ngân sách')",
+        "the item marked from the console",
+    )
+    .await;
     let (_, list) = body(
         operator
             .get(&format!("/api/sessions/{sid}/recordings"))
@@ -346,6 +376,20 @@ async fn the_console_starts_and_stops_a_recording_and_lists_it() {
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
     assert_eq!(list[0]["recording"]["status"], "complete");
     assert_eq!(list[0]["files"].as_array().unwrap().len(), 1);
+    let chapters: Vec<&Value> = list[0]["manifest"]["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "agenda_item")
+        .collect();
+    assert_eq!(chapters.len(), 1, "{list}");
+    assert!(
+        chapters[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("\"by\":\"user:{}\"", operator.username)),
+        "{list}"
+    );
     screenshot(&page, "console-recording").await;
     publisher.abort();
     server.running.stop().await;

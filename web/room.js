@@ -157,6 +157,12 @@
     siteName: (id) => [...S.peers.values()].find((p) => p.siteId === id)?.siteName || (id === S.siteId ? S.siteName : null),
   });
 
+  // The agenda item the session is on, and the host's picker (agenda.js).
+  const agenda = window.GiaobanAgenda.create({
+    send: (msg) => { if (S.conn && S.joined) send(S.conn, msg); },
+    isHost, joined: () => S.joined, agenda: () => S.info?.session?.agenda || [],
+  });
+
   // ---------------------------------------------------------------- local media (devices.js)
 
   const devices = window.GiaobanDevices.create({
@@ -253,6 +259,7 @@
     $("enable-sound").hidden = true;
     chair.reset();
     share.reset();
+    agenda.reset();
   }
 
   function lostConnection(c, code) {
@@ -419,6 +426,7 @@
         chair.onMessage(msg);
         return;
       case "share_changed": share.onShareChanged(msg); return;
+      case "agenda_item": agenda.onMessage(msg); return;
       case "recording": {
         // Đang ghi hình: every participant sees that the session is being recorded.
         S.recording = !!msg.active;
@@ -463,6 +471,7 @@
     renderRecording();
     if (msg.session?.title) S.info = { ...(S.info || {}), session: { ...(S.info?.session || {}), ...msg.session } };
     renderHeader();
+    agenda.render();
     setConnState("connected");
     if (!S.tracks.audio && !S.tracks.video) setStatus("status.viewer", "warn");
     else if (S.status?.kind !== "warn") setStatus("status.joined", "info", 4000); // keep device warnings

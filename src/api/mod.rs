@@ -3,6 +3,7 @@
 //! and map their errors once, through [`error::ApiError`].
 
 mod access;
+mod agenda;
 mod attendance;
 mod auth;
 mod chair;
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(web::routes())
         .merge(health::routes())
         .merge(chair::routes())
+        .merge(agenda::routes())
         .merge(kiosk::routes())
         .merge(site_links::routes())
         .layer(DefaultBodyLimit::max(256 * 1024))

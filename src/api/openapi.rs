@@ -27,6 +27,7 @@ use utoipa::OpenApi;
         super::chair::live, super::chair::give_floor, super::chair::revoke_floor,
         super::chair::lower_hand, super::chair::set_mute, super::chair::mute_all, super::chair::set_policy,
         super::chair::stop_share,
+        super::agenda::current, super::agenda::set_current, super::agenda::clear_current,
         super::recordings::start, super::recordings::stop, super::recordings::of_session,
         super::recordings::review_list, super::recordings::detail, super::recordings::list_grants,
         super::recordings::add_grant, super::recordings::revoke_grant, super::recordings::set_hold,

@@ -28,6 +28,8 @@ pub const SITE_MUTE: &str = "site.mute";
 pub const SITE_UNMUTE: &str = "site.unmute";
 /// A controller stopped a site's screen share.
 pub const SCREEN_SHARE_STOP: &str = "screenshare.stop";
+/// A controller marked the agenda item the session is on (or cleared it: `index` null).
+pub const AGENDA_ITEM: &str = "agenda.item";
 
 pub const RECORDING_START: &str = "recording.start";
 pub const RECORDING_STOP: &str = "recording.stop";
@@ -65,6 +67,7 @@ pub const ALL: &[&str] = &[
     SITE_MUTE,
     SITE_UNMUTE,
     SCREEN_SHARE_STOP,
+    AGENDA_ITEM,
     RECORDING_START,
     RECORDING_STOP,
     RECORDING_VIEW,

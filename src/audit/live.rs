@@ -1,11 +1,12 @@
 //! The audit log's consumer of live events: every site join and leave (with its reason) becomes
 //! an audit entry, read from a lossless queue (see `crate::live`), so none is skipped; so does
-//! every floor and mute action of a controller (a user or the host site), named as the actor, and
-//! a controller's stop of a screen share.
+//! every floor and mute action of a controller (a user or the host site), named as the actor,
+//! a controller's stop of a screen share, and every agenda item a controller marks.
 //! A site muting itself, and the join-muted policy, are not audited.
 
 use super::actions::{
-    FLOOR_GIVE, FLOOR_REVOKE, SCREEN_SHARE_STOP, SITE_JOIN, SITE_LEAVE, SITE_MUTE, SITE_UNMUTE,
+    AGENDA_ITEM, FLOOR_GIVE, FLOOR_REVOKE, SCREEN_SHARE_STOP, SITE_JOIN, SITE_LEAVE, SITE_MUTE,
+    SITE_UNMUTE,
 };
 use crate::live::{Actor, Event, Persistent};
 use crate::signal::protocol::ShareReason;
@@ -120,6 +121,17 @@ fn chair_entry(
             SCREEN_SHARE_STOP,
             session_id,
             serde_json::json!({ "site_id": site_id, "at": at }),
+        )),
+        Event::AgendaItem {
+            session_id,
+            index,
+            title,
+            by,
+        } => Some((
+            by.label(),
+            AGENDA_ITEM,
+            session_id,
+            serde_json::json!({ "index": index, "title": title, "at": at }),
         )),
         _ => None,
     }

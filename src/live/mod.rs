@@ -120,6 +120,13 @@ pub enum Event {
         by: Actor,
         reason: crate::signal::protocol::ShareReason,
     },
+    /// A controller marked item `index` of the agenda as current (`None`: cleared it).
+    AgendaItem {
+        session_id: String,
+        index: Option<u32>,
+        title: Option<String>,
+        by: Actor,
+    },
 }
 
 impl Event {
@@ -136,10 +143,12 @@ impl Event {
             | Event::FloorGiven { session_id, .. }
             | Event::FloorRevoked { session_id, .. }
             | Event::Speaking { session_id, .. }
-            | Event::ScreenShare { session_id, .. } => session_id,
+            | Event::ScreenShare { session_id, .. }
+            | Event::AgendaItem { session_id, .. } => session_id,
         }
     }
 
+    /// The site concerned (empty for an event of the whole session, such as an agenda item).
     pub fn site_id(&self) -> &str {
         match self {
             Event::Joined { site_id, .. }
@@ -154,6 +163,8 @@ impl Event {
             | Event::FloorRevoked { site_id, .. }
             | Event::Speaking { site_id, .. }
             | Event::ScreenShare { site_id, .. } => site_id,
+            // The session's, not a site's.
+            Event::AgendaItem { .. } => "",
         }
     }
 }

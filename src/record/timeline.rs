@@ -63,6 +63,20 @@ pub fn entry(e: &Event) -> Option<(&'static str, Option<&str>, Value)> {
             Some(site_id),
             json!({ "by": by.label() }),
         )),
+        // A chapter of the review page: the item's title from the moment it was marked.
+        Event::AgendaItem {
+            index: Some(index),
+            title,
+            by,
+            ..
+        } => Some((
+            "agenda_item",
+            None,
+            json!({ "index": index, "title": title, "by": by.label() }),
+        )),
+        Event::AgendaItem {
+            index: None, by, ..
+        } => Some(("agenda_item_cleared", None, json!({ "by": by.label() }))),
         Event::MediaConnected { .. } | Event::HandRaised { .. } | Event::HandLowered { .. } => None,
     }
 }
@@ -143,5 +157,26 @@ mod tests {
             participant_id: p,
         };
         assert!(entry(&connected).is_none());
+        let agenda = Event::AgendaItem {
+            session_id: "s".into(),
+            index: Some(2),
+            title: Some("Kết luận".into()),
+            by: crate::live::Actor::Site("a".into()),
+        };
+        assert_eq!(
+            entry(&agenda).unwrap(),
+            (
+                "agenda_item",
+                None,
+                json!({"index": 2, "title": "Kết luận", "by": "site:a"})
+            )
+        );
+        let cleared = Event::AgendaItem {
+            session_id: "s".into(),
+            index: None,
+            title: None,
+            by: crate::live::Actor::User("op".into()),
+        };
+        assert_eq!(entry(&cleared).unwrap().0, "agenda_item_cleared");
     }
 }

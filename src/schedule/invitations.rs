@@ -188,6 +188,7 @@ impl Scheduler<'_> {
                 host_site_id: session.host_site_id,
                 starts_at: session.starts_at,
                 ends_at: session.ends_at,
+                agenda: super::service::parse_agenda(&session.agenda),
             },
             online_site_ids: Vec::new(),
         })

@@ -74,6 +74,8 @@ pub struct SessionSummary {
     pub host_site_id: String,
     pub starts_at: Option<DateTime<Utc>>,
     pub ends_at: Option<DateTime<Utc>>,
+    /// The agenda (the room page lists it; the host site marks the item the session is on).
+    pub agenda: Vec<model::AgendaItem>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -275,6 +277,7 @@ pub async fn resolve_join(
             host_site_id: session.host_site_id,
             starts_at: session.starts_at,
             ends_at: session.ends_at,
+            agenda: service::parse_agenda(&session.agenda),
         },
         site: SiteSummary {
             id: site.id,

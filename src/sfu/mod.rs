@@ -4,6 +4,7 @@
 //! keyframe requests (`keyframe`) as pure logic. Peer connections are built in `engine`. The SFU
 //! never touches the database: it reports what happens as [`SfuEvent`]s on the [`crate::live`] bus.
 
+pub mod agenda;
 pub mod chair;
 pub mod chairing;
 pub mod control;

@@ -195,6 +195,7 @@ impl Participant {
             }
             ClientMsg::Leave => {} // handled by the socket task, which sends Close
             ClientMsg::Recording { .. } => {} // handled by the socket task (`record::control`)
+            ClientMsg::SetAgendaItem { .. } => {} // handled by the socket task (`signal::agenda`)
             ClientMsg::IceRestart { pc } => self.on_ice_restart(pc).await,
         }
     }

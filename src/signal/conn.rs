@@ -169,7 +169,10 @@ pub async fn serve(socket: WebSocket, app: AppState, device: Option<String>) {
                     continue;
                 }
                 match join(&app, &token, device.as_deref(), out.clone()).await {
-                    Ok(handle) => joined = Some(handle),
+                    Ok(handle) => {
+                        app.agendas.send_notice(&handle.session_id, &out);
+                        joined = Some(handle)
+                    }
                     Err((code, message)) => send_error(&out, code, message).await,
                 }
             }
@@ -188,6 +191,9 @@ pub async fn serve(socket: WebSocket, app: AppState, device: Option<String>) {
             }
             (Some(p), ClientMsg::Recording { active }) => {
                 crate::record::control::from_site(&app, p, active, &out).await
+            }
+            (Some(p), ClientMsg::SetAgendaItem { index }) => {
+                super::agenda::from_site(&app, p, index, &out).await
             }
             (Some(p), msg) => p.send(msg).await,
         }

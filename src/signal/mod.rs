@@ -1,6 +1,7 @@
 //! Signaling: the versioned wire types (`protocol`) and the server's task per WebSocket (`conn`).
 //! The Rust client of the same protocol lives in [`crate::client`].
 
+pub mod agenda;
 pub mod conn;
 pub mod liveness;
 pub mod protocol;

@@ -172,6 +172,25 @@ pub enum ClientMsg {
         #[serde(default)]
         site_id: Option<String>,
     },
+    /// Controller: the session is on item `index` of its agenda (from 0); absent or `null`
+    /// clears the current item.
+    SetAgendaItem {
+        #[serde(default)]
+        index: Option<u32>,
+    },
+}
+
+/// The agenda item a session is on (`agenda_item`, and the REST route's answer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AgendaNow {
+    /// Its place in the session's agenda, from 0.
+    pub index: u32,
+    pub title: String,
+    pub presenter: String,
+    /// When it was marked current.
+    pub since: chrono::DateTime<chrono::Utc>,
+    /// Who marked it: `site:<id>` or `user:<name>`.
+    pub by: String,
 }
 
 /// One tile of a `subscribe`: a site's video at a size in CSS pixels.
@@ -350,6 +369,10 @@ pub enum ServerMsg {
         servers: Vec<crate::turn::IceServer>,
         expires_at: i64,
     },
+    /// The agenda item the session is on (`null`: none), after every change and after `joined`.
+    AgendaItem {
+        item: Option<AgendaNow>,
+    },
 }
 
 /// Stable error codes (docs/protocol.md lists what each means and whether it closes).
@@ -401,6 +424,10 @@ pub enum ErrorCode {
     AlreadySharing,
     /// `stop_share` while that site (or any site) does not share.
     NotSharing,
+    /// `set_agenda_item` for a session whose agenda is empty.
+    NoAgenda,
+    /// `set_agenda_item` names an item past the end of the agenda.
+    AgendaItemOutOfRange,
 }
 
 impl ErrorCode {
@@ -464,6 +491,7 @@ const KNOWN_CLIENT_TYPES: &[&str] = &[
     "subscribe",
     "share_screen",
     "stop_share",
+    "set_agenda_item",
 ];
 
 #[cfg(test)]

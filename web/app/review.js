@@ -30,6 +30,7 @@
       "rev.ev.floor_given": "Mời {site} phát biểu", "rev.ev.floor_taken": "{site} kết thúc phát biểu",
       "rev.ev.speaking": "{site} phát biểu", "rev.ev.screen_share_started": "{site} trình chiếu",
       "rev.ev.screen_share_stopped": "{site} dừng trình chiếu",
+      "rev.ev.agenda_item": "Nội dung {n}: {title}", "rev.ev.agenda_item_cleared": "Kết thúc nội dung chương trình họp",
       "rev.composite": "Tệp tổng hợp",
       "rev.compositeLead": "Một tệp: người phát biểu hoặc màn hình trình chiếu lớn, điểm cầu chủ trì bên cạnh, âm thanh của mọi điểm cầu.",
       "rev.compositeMake": "Tạo tệp tổng hợp", "rev.compositeRunning": "Đang tạo tệp tổng hợp: {p}%",
@@ -53,6 +54,7 @@
       "rev.ev.floor_given": "Floor given to {site}", "rev.ev.floor_taken": "{site} ended speaking",
       "rev.ev.speaking": "{site} speaks", "rev.ev.screen_share_started": "{site} shares a screen",
       "rev.ev.screen_share_stopped": "{site} stopped sharing",
+      "rev.ev.agenda_item": "Agenda item {n}: {title}", "rev.ev.agenda_item_cleared": "Agenda item ended",
       "rev.composite": "Composite file",
       "rev.compositeLead": "One file: the speaker or shared screen large, the host beside it, every site's audio.",
       "rev.compositeMake": "Build the composite file", "rev.compositeRunning": "Building the composite file: {p}%",
@@ -140,6 +142,7 @@
     if (e.kind === "mute_changed") {
       key = detail.kind === "video" ? (detail.muted ? "rev.ev.camera_on" : "rev.ev.camera_off") : (detail.muted ? "rev.ev.mute_on" : "rev.ev.mute_off");
     }
+    if (e.kind === "agenda_item") return t(key, { n: (detail.index ?? 0) + 1, title: detail.title || "" });
     return GB.has(key) ? t(key, { site }) : `${e.kind} ${site}`;
   }
 
@@ -160,7 +163,8 @@
     GB.clear(chapters);
     const shown = m.timeline.filter((e) => !["track_published", "track_ended"].includes(e.kind));
     for (const e of shown) {
-      chapters.append(el("li", {}, el("button", { type: "button", class: "chapter", "data-at": e.at_ms, on: { click: () => seek(e.at_ms, true) } },
+      const agenda = e.kind.startsWith("agenda_item");
+      chapters.append(el("li", {}, el("button", { type: "button", class: agenda ? "chapter chapter-agenda" : "chapter", "data-at": e.at_ms, "data-kind": e.kind, on: { click: () => seek(e.at_ms, true) } },
         el("span", { class: "t" }, fmtClock(e.at_ms)), chapterLabel(e))));
     }
     const files = $("files");
