@@ -3,7 +3,9 @@
 //! the fake UI). The site clicks "Trình chiếu"; on the third site's page the shared screen is the
 //! large view and its frames are decoded (`framesDecoded` of the screen track, from `getStats()`);
 //! the host page stops the share from its "Dừng trình chiếu" button; the presenting page stops its
-//! capture and says why, and the screen stops arriving.
+//! capture and says why, and the screen stops arriving. Then a second share replaces a first (the
+//! replaced page says so), the browser's own "stop sharing" (the capture track ends) stops a
+//! share, and an operator stops one from the console page.
 
 mod common;
 
@@ -38,10 +40,10 @@ async fn a_site_shares_its_screen_another_decodes_it_large_and_the_host_stops_it
         .iter()
         .map(|s| {
             let url = format!("{}?autojoin=1", session.links[*s]);
-            if *s == a {
-                Browser::open_with(&bin, &url, &capture)
-            } else {
+            if *s == HOST {
                 Browser::open(&bin, &url)
+            } else {
+                Browser::open_with(&bin, &url, &capture)
             }
         })
         .collect();
@@ -66,6 +68,15 @@ async fn a_site_shares_its_screen_another_decodes_it_large_and_the_host_stops_it
         eval(pb, "document.getElementById('screen-view').hidden").await == true,
         "no screen view before a share"
     );
+
+    // Keep each page's capture at hand, as the browser's "stop sharing" bar would end it.
+    for p in [pa, pb] {
+        eval(
+            p,
+            "(() => { const md = navigator.mediaDevices; const orig = md.getDisplayMedia.bind(md); md.getDisplayMedia = async (c) => { const s = await orig(c); window.__capture = s; return s; }; return true; })()",
+        )
+        .await;
+    }
 
     // The site shares its screen.
     eval(pa, "document.getElementById('share-btn').click()").await;
@@ -136,5 +147,85 @@ async fn a_site_shares_its_screen_another_decodes_it_large_and_the_host_stops_it
         "the share button back",
     )
     .await;
+
+    // A shares again, then B: A's share is replaced and A's page says so.
+    let share = |p: &'static str| {
+        format!("(() => {{ document.getElementById('share-btn').click(); return {p:?}; }})()")
+    };
+    eval(pa, &share("a")).await;
+    let showing = |site: &str| {
+        format!(
+            "window.giaoban.state().share.sharer === {site:?} && window.giaoban.state().share.showing"
+        )
+    };
+    wait_for(host, &showing(a), "a's screen at the host again").await;
+    eval(pb, &share("b")).await;
+    wait_for(host, &showing(b), "b's screen at the host").await;
+    wait_for(
+        pa,
+        "!window.giaoban.state().share.sharing && document.getElementById('status-text').textContent.startsWith('Trình chiếu của điểm cầu đã dừng:')",
+        "a's page to say it was replaced",
+    )
+    .await;
+    // The browser's own "stop sharing": B's capture track ends.
+    eval(
+        pb,
+        "(() => { const tr = window.__capture.getVideoTracks()[0]; tr.stop(); tr.dispatchEvent(new Event('ended')); return true; })()",
+    )
+    .await;
+    wait_for(
+        host,
+        "window.giaoban.state().share.sharer === null && document.getElementById('screen-view').hidden",
+        "the share to end with b's capture",
+    )
+    .await;
+    assert_eq!(
+        eval(pb, "window.giaoban.state().share.sharing").await,
+        false
+    );
+
+    // An operator stops A's share from the console page.
+    eval(pa, &share("a")).await;
+    wait_for(host, &showing(a), "a's screen at the host a third time").await;
+    let operator = server.login(giaoban::auth::Role::Operator).await;
+    let target = format!("/app/console?session={}", session.session_id);
+    let next: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
+    let console = Browser::open(&bin, &format!("{}/login?next={next}", server.http_url()));
+    let login = console.page_ws_matching("/login").await;
+    wait_for(
+        &login,
+        "!document.getElementById('login-submit').disabled",
+        "the login form",
+    )
+    .await;
+    eval(
+        &login,
+        &format!(
+            "(() => {{ document.getElementById('username').value = {:?}; document.getElementById('password').value = {PASSWORD:?}; document.getElementById('login-submit').click(); return true; }})()",
+            operator.username
+        ),
+    )
+    .await;
+    let page = console.page_ws_matching("/app/console").await;
+    wait_for(
+        &page,
+        "!document.getElementById('c-stop-share').disabled",
+        "the console's stop button",
+    )
+    .await;
+    eval(&page, "document.getElementById('c-stop-share').click()").await;
+    wait_for(
+        pa,
+        "!window.giaoban.state().share.sharing && document.getElementById('status-text').textContent === 'Chủ trì đã dừng trình chiếu của điểm cầu.'",
+        "a's page to stop its capture at the operator's stop",
+    )
+    .await;
+    wait_for(
+        &page,
+        "document.getElementById('c-stop-share').disabled",
+        "the console to show no share",
+    )
+    .await;
+    drop(console);
     drop(browsers);
 }
