@@ -2,7 +2,7 @@
 // the signaling WebSocket (/ws, docs/protocol.md), the publish and subscribe peer connections,
 // remote tiles, own controls and reconnection with backoff. Local devices live in devices.js,
 // statistics in stats.js, chairing (hands, floor, mutes by the chair, host controls) in chair.js,
-// screen sharing in share.js, peer connection helpers in peer.js.
+// screen sharing in share.js, peer connection helpers in peer.js, own switches in controls.js.
 // Exposes window.giaoban = { state, stats, join, leave, toggleMic, toggleCamera }.
 "use strict";
 
@@ -497,40 +497,16 @@
   const tiles = window.GiaobanTiles.create(S, { setStatus, decorate: (peer) => chair.decorateTile(peer) });
   const { upsertPeer, removePeer, onRemoteTrack, adoptOrphans, renderTile, enableSound, updateEmpty, hasLive } = tiles;
 
-  // ---------------------------------------------------------------- own controls
+  // ---------------------------------------------------------------- own controls (controls.js)
 
-  function toggleMic() { setMuted("audio", !S.micMuted); }
-  function toggleCamera() { setMuted("video", !S.camOff); }
-
-  function setMuted(kind, muted) {
-    if (!muted && chair.chairHolds(kind)) { setStatus("chair.mutedByChair", "warn", 5000); return; }
-    if (kind === "audio") S.micMuted = muted; else S.camOff = muted;
-    if (S.tracks[kind]) S.tracks[kind].enabled = !muted;
-    if (S.conn && S.joined) send(S.conn, { type: "mute", kind, muted });
-    renderControls();
-  }
-
-  function renderControls() {
-    const mic = $("mic-btn"), cam = $("cam-btn");
-    mic.textContent = t(S.micMuted ? "btn.micOn" : "btn.micOff");
-    cam.textContent = t(S.camOff ? "btn.camOn" : "btn.camOff");
-    mic.setAttribute("aria-label", mic.textContent);
-    cam.setAttribute("aria-label", cam.textContent);
-    mic.disabled = !S.tracks.audio || chair.chairHolds("audio");
-    if (chair.chairHolds("audio")) mic.textContent = t("chair.micByChair");
-    cam.disabled = !S.tracks.video;
-    mic.classList.toggle("is-off", S.micMuted);
-    cam.classList.toggle("is-off", S.camOff);
-    $("self-mic-muted").hidden = !(S.micMuted && S.tracks.audio);
-    $("self-off").hidden = !!S.tracks.video && !S.camOff;
-    $("self-off").textContent = t(S.tracks.video ? "tile.camOff" : "tile.noVideo");
-  }
-
-  function toggleDevicesPanel(open) {
-    const show = open ?? !document.body.classList.contains("devices-open");
-    document.body.classList.toggle("devices-open", show);
-    $("devices-btn").setAttribute("aria-expanded", String(show));
-  }
+  const controls = window.GiaobanControls.create(S, {
+    chairHolds: (kind) => chair.chairHolds(kind), setStatus,
+    send: (msg) => { if (S.conn && S.joined) send(S.conn, msg); },
+  });
+  function toggleMic() { controls.setMuted("audio", !S.micMuted); }
+  function toggleCamera() { controls.setMuted("video", !S.camOff); }
+  function renderControls() { controls.render(); }
+  function toggleDevicesPanel(open) { controls.toggleDevices(open); }
 
   // ---------------------------------------------------------------- statistics (stats.js)
 
