@@ -148,7 +148,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let runtime = server_runtime().expect("tokio runtime");
     match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -156,6 +156,17 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The runtime of everything but the media path (which runs on its own threads, see
+/// `sfu::udp::threads`): HTTP, signaling, the store's consumers. Its blocking pool is bounded and
+/// lets idle threads go after a few seconds, so that memory returns after a busy session.
+fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(16)
+        .thread_keep_alive(std::time::Duration::from_secs(2))
+        .build()
 }
 
 /// `giaoban loadtest`: needs no configuration, only a running server.

@@ -44,8 +44,11 @@ pub async fn open(data_dir: &Path) -> Result<Pool, StoreError> {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(std::time::Duration::from_secs(5));
+    // Each pooled connection is a worker thread with its own page cache: when idle, keep few.
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
+        .min_connections(1)
+        .idle_timeout(std::time::Duration::from_secs(10))
         .connect_with(options)
         .await?;
     sqlx::migrate!("src/store/migrations").run(&pool).await?;
