@@ -168,11 +168,18 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let metrics = Arc::new(Metrics::default());
     let settings = MediaSettings::from_config(&config.media);
     let media_addr = SocketAddr::new(settings.bind_ip, config.media.udp_port);
-    let media =
-        MediaSocket::bind(media_addr, metrics.udp.clone()).map_err(|source| StartError::Bind {
+    // Validated as addresses by the configuration.
+    let nat = settings
+        .nat_1to1_ips
+        .iter()
+        .filter_map(|ip| ip.parse().ok())
+        .collect();
+    let media = MediaSocket::bind(media_addr, nat, metrics.udp.clone()).map_err(|source| {
+        StartError::Bind {
             addr: format!("udp {media_addr} (media.udp_port)"),
             source,
-        })?;
+        }
+    })?;
     tracing::info!("media on udp {}", media.local_addr());
     let sfu = Arc::new(Sfu::new(settings, media, metrics.clone()).with_chair(config.chair.clone()));
     let attendance_changed = start_consumers(&config, &sfu, &pool).await?;

@@ -149,7 +149,7 @@ pub fn release_free_memory() {
 struct StateWatch {
     inner: Arc<dyn PeerConnectionEventHandler>,
     connected: Arc<AtomicBool>,
-    port: u16,
+    announce: advertise::Announce,
 }
 
 #[async_trait::async_trait]
@@ -158,7 +158,7 @@ impl PeerConnectionEventHandler for StateWatch {
         self.inner.on_negotiation_needed().await
     }
     async fn on_ice_candidate(&self, mut event: RTCPeerConnectionIceEvent) {
-        advertise::rewrite_candidate(&mut event.candidate, self.port);
+        advertise::rewrite_candidate(&mut event.candidate, &self.announce);
         self.inner.on_ice_candidate(event).await
     }
     async fn on_ice_candidate_error(&self, event: RTCPeerConnectionIceErrorEvent) {
@@ -238,7 +238,7 @@ pub async fn new_peer_connection(
     let handler: Arc<dyn PeerConnectionEventHandler> = Arc::new(StateWatch {
         inner: handler,
         connected: connected.clone(),
-        port: attachment.port(),
+        announce: attachment.announce(),
     });
     // The stack binds a throwaway port on the media address to name its local candidate; the
     // runtime swaps that socket for a virtual one on the shared port.

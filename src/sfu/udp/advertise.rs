@@ -3,9 +3,33 @@
 //! to the shared port before they leave (in trickled candidates and in the candidate lines of an
 //! offer or answer); the local ICE credentials are read from the description the server sends,
 //! so that the shared socket can route a site's first checks to the right connection (and the
-//! new ufrag after an ICE restart, whose offer or answer goes out the same way).
+//! new ufrag after an ICE restart, whose offer or answer goes out the same way). Behind a 1:1 NAT
+//! (`media.nat_1to1_ips`) the host candidates' address is replaced too, by the configured public
+//! address of the same IP family: the webrtc stack (0.21.1) stores that setting but never applies it.
 
 use rtc::peer_connection::transport::{RTCIceCandidate, RTCIceCandidateType, RTCIceProtocol};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// What the server's host candidates must say: the shared port, and the public addresses that
+/// replace the local ones behind a 1:1 NAT (none: the local address is announced).
+#[derive(Debug, Clone, Default)]
+pub struct Announce {
+    pub port: u16,
+    pub nat: Arc<[IpAddr]>,
+}
+
+impl Announce {
+    /// The address to announce for the local address `ip` (`None`: keep it): the first NAT
+    /// address of the same family.
+    fn address(&self, ip: &str) -> Option<IpAddr> {
+        let ip: IpAddr = ip.parse().ok()?;
+        self.nat
+            .iter()
+            .find(|n| n.is_ipv4() == ip.is_ipv4())
+            .copied()
+    }
+}
 
 /// The local ICE ufrag and password of a session description (`a=ice-ufrag`, `a=ice-pwd`; with
 /// BUNDLE every section carries the same pair, so the first of each is taken).
@@ -18,15 +42,15 @@ pub fn ice_credentials(sdp: &str) -> Option<(&str, &str)> {
     Some((attr("a=ice-ufrag:")?, attr("a=ice-pwd:")?))
 }
 
-/// `sdp` with the port of every UDP host candidate line replaced by `port`.
-pub fn rewrite_sdp(sdp: &str, port: u16) -> String {
+/// `sdp` with every UDP host candidate line announcing `to` (see [`rewrite_candidate_line`]).
+pub fn rewrite_sdp(sdp: &str, to: &Announce) -> String {
     let mut out = String::with_capacity(sdp.len());
     for line in sdp.split_inclusive('\n') {
         let body = line.trim_end_matches(['\r', '\n']);
         match body.strip_prefix("a=candidate:") {
             Some(c) => {
                 out.push_str("a=candidate:");
-                out.push_str(&rewrite_candidate_line(c, port));
+                out.push_str(&rewrite_candidate_line(c, to));
                 out.push_str(&line[body.len()..]);
             }
             None => out.push_str(line),
@@ -36,8 +60,9 @@ pub fn rewrite_sdp(sdp: &str, port: u16) -> String {
 }
 
 /// One candidate attribute value (`foundation component transport priority ip port typ kind
-/// …`) with the port replaced when it is a UDP host candidate; anything else is returned as is.
-pub fn rewrite_candidate_line(c: &str, port: u16) -> String {
+/// …`) with the port (and, behind a 1:1 NAT, the address) replaced when it is a UDP host
+/// candidate; anything else is returned as is.
+pub fn rewrite_candidate_line(c: &str, to: &Announce) -> String {
     let fields: Vec<&str> = c.split(' ').collect();
     let host_udp = fields.len() >= 8
         && fields[2].eq_ignore_ascii_case("udp")
@@ -47,16 +72,23 @@ pub fn rewrite_candidate_line(c: &str, port: u16) -> String {
     if !host_udp {
         return c.to_owned();
     }
-    let port = port.to_string();
+    let port = to.port.to_string();
+    let address = to.address(fields[4]).map(|a| a.to_string());
     let mut out = fields.clone();
     out[5] = &port;
+    if let Some(a) = &address {
+        out[4] = a;
+    }
     out.join(" ")
 }
 
 /// A trickled candidate, rewritten the same way.
-pub fn rewrite_candidate(c: &mut RTCIceCandidate, port: u16) {
+pub fn rewrite_candidate(c: &mut RTCIceCandidate, to: &Announce) {
     if c.protocol == RTCIceProtocol::Udp && c.typ == RTCIceCandidateType::Host {
-        c.port = port;
+        c.port = to.port;
+        if let Some(a) = to.address(&c.address) {
+            c.address = a.to_string();
+        }
     }
 }
 
@@ -85,19 +117,67 @@ mod tests {
         );
     }
 
+    fn to(port: u16) -> Announce {
+        Announce {
+            port,
+            nat: Arc::from([]),
+        }
+    }
+
     #[test]
     fn rewrites_only_udp_host_candidates() {
-        let out = rewrite_sdp(SDP, 50000);
+        let out = rewrite_sdp(SDP, &to(50000));
         assert!(out.contains("a=candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host\r\n"));
         assert!(out.contains("203.0.113.9 5000 typ srflx raddr 127.0.0.1 rport 41234\r\n"));
         assert!(out.contains("127.0.0.1 9 typ host tcptype active\r\n"));
         assert!(!out.contains("41234 typ host"));
         assert_eq!(out.len(), SDP.len());
-        assert_eq!(rewrite_sdp(SDP, 9).len(), SDP.len() - 4);
+        assert_eq!(rewrite_sdp(SDP, &to(9)).len(), SDP.len() - 4);
         assert_eq!(
-            rewrite_sdp("a=candidate:garbage\n", 1),
+            rewrite_sdp("a=candidate:garbage\n", &to(1)),
             "a=candidate:garbage\n"
         );
+    }
+
+    #[test]
+    fn behind_a_1to1_nat_host_candidates_announce_the_public_address_of_their_family() {
+        let nat = Announce {
+            port: 50000,
+            nat: Arc::from([
+                "2001:db8::7".parse().unwrap(),
+                "198.51.100.7".parse().unwrap(),
+            ]),
+        };
+        let out = rewrite_sdp(SDP, &nat);
+        assert!(out.contains("a=candidate:1 1 udp 2130706431 198.51.100.7 50000 typ host\r\n"));
+        assert!(!out.contains("127.0.0.1 50000"));
+        assert!(out.contains("203.0.113.9 5000 typ srflx raddr 127.0.0.1 rport 41234\r\n"));
+        assert!(out.contains("127.0.0.1 9 typ host tcptype active\r\n"));
+        let v6 = rewrite_candidate_line("1 1 udp 2130706431 fd00::1 41234 typ host", &nat);
+        assert_eq!(v6, "1 1 udp 2130706431 2001:db8::7 50000 typ host");
+        let only_v4 = Announce {
+            port: 50000,
+            nat: Arc::from(["198.51.100.7".parse().unwrap()]),
+        };
+        let kept = rewrite_candidate_line("1 1 udp 2130706431 fd00::1 41234 typ host", &only_v4);
+        assert_eq!(
+            kept, "1 1 udp 2130706431 fd00::1 50000 typ host",
+            "no public IPv6 given"
+        );
+        let named = rewrite_candidate_line("1 1 udp 1 abc.local 41234 typ host", &only_v4);
+        assert_eq!(
+            named, "1 1 udp 1 abc.local 50000 typ host",
+            "a name is not an address"
+        );
+        let mut c = RTCIceCandidate {
+            protocol: RTCIceProtocol::Udp,
+            typ: RTCIceCandidateType::Host,
+            address: "10.0.0.5".into(),
+            port: 41234,
+            ..Default::default()
+        };
+        rewrite_candidate(&mut c, &only_v4);
+        assert_eq!((c.address.as_str(), c.port), ("198.51.100.7", 50000));
     }
 
     #[test]
@@ -108,11 +188,11 @@ mod tests {
             port: 41234,
             ..Default::default()
         };
-        rewrite_candidate(&mut c, 50000);
+        rewrite_candidate(&mut c, &to(50000));
         assert_eq!(c.port, 50000);
         c.typ = RTCIceCandidateType::Relay;
         c.port = 3478;
-        rewrite_candidate(&mut c, 50000);
+        rewrite_candidate(&mut c, &to(50000));
         assert_eq!(c.port, 3478);
     }
 }

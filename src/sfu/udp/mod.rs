@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     local: SocketAddr,
     /// Bound to 0.0.0.0 / [::]: each send names the source address of its connection.
     wildcard: bool,
+    /// Public addresses host candidates announce behind a 1:1 NAT (`media.nat_1to1_ips`).
+    nat: Arc<[IpAddr]>,
     routes: RwLock<Routes>,
     pool: Mutex<Vec<Vec<u8>>>,
     next_id: AtomicU64,
@@ -140,8 +142,13 @@ impl Drop for MediaSocket {
 }
 
 impl MediaSocket {
-    /// Binds `addr` (port 0: an ephemeral port, for tests) and starts routing.
-    pub fn bind(addr: SocketAddr, counters: Arc<UdpCounters>) -> io::Result<Arc<MediaSocket>> {
+    /// Binds `addr` (port 0: an ephemeral port, for tests) and starts routing; host candidates
+    /// will announce `nat` addresses instead of local ones (1:1 NAT; empty: none).
+    pub fn bind(
+        addr: SocketAddr,
+        nat: Vec<IpAddr>,
+        counters: Arc<UdpCounters>,
+    ) -> io::Result<Arc<MediaSocket>> {
         let socket = socket2::Socket::new(
             socket2::Domain::for_address(addr),
             socket2::Type::DGRAM,
@@ -166,6 +173,7 @@ impl MediaSocket {
             state,
             local,
             wildcard: local.ip().is_unspecified(),
+            nat: nat.into(),
             routes: RwLock::new(Routes::default()),
             pool: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
@@ -217,6 +225,14 @@ impl Attachment {
         self.shared.local.port()
     }
 
+    /// What this connection's host candidates must announce.
+    pub fn announce(&self) -> advertise::Announce {
+        advertise::Announce {
+            port: self.port(),
+            nat: self.shared.nat.clone(),
+        }
+    }
+
     /// An offer or answer about to be sent: its ICE credentials start routing to this
     /// connection, and its host candidates name the shared port.
     pub fn advertise(&self, sdp: &str) -> String {
@@ -224,7 +240,7 @@ impl Attachment {
             let mut routes = self.shared.routes.write().expect("routes");
             routes.table.add_ufrag(self.pc, ufrag, pwd);
         }
-        advertise::rewrite_sdp(sdp, self.port())
+        advertise::rewrite_sdp(sdp, &self.announce())
     }
 }
 
