@@ -3,7 +3,10 @@
 # directory (a fresh server per scenario), driven by `giaoban loadtest`:
 #   pairs   20 pairs: 40 sites, 20 publishers, 20 sessions of one publisher and one viewer
 #   fanout  4 publishers x 25 viewers in one session (publishers also see each other)
-#   city    the city-wide briefing: the host publishing to 150 viewers
+#   city    the city-wide briefing: 1 host and 150 sites, every site publishing, each page with
+#           the default layouts (remote sites: host and floor; the host: a page of 25); the sites
+#           join muted (more than chair.join_muted_above_sites)
+#   city-viewers  the earlier stand-in for it: the host publishing to 150 receive-only sites
 #   layouts 30 sites all publishing, each page with the default layout (remote sites: host and
 #           floor; the host: a page of 25); sites join muted (more than 5 sites)
 #   alltoall the same 30 sites, every site showing every other and unmuted (--layout all)
@@ -117,7 +120,8 @@ for s in "${@:-pairs fanout city}"; do
     case $name in
       pairs) run_scenario pairs "(a) 20 pairs" --sites 40 --publishers 20 --sessions 20 ;;
       fanout) run_scenario fanout "(b) 4 publishers × 25 viewers" --sites 29 --publishers 4 --layout all ;;
-      city) run_scenario city "(c) host → 150 viewers" --sites 151 --publishers 1 --ramp 25 ;;
+      city) run_scenario city "(c) city: host + 150 sites, all publishing, default layouts" --sites 151 --ramp 25 ;;
+      city-viewers) run_scenario city-viewers "host → 150 viewers" --sites 151 --publishers 1 --ramp 25 ;;
       layouts) run_scenario layouts "30 sites, default layouts" --sites 30 --ramp 5 ;;
       alltoall) run_scenario alltoall "30 sites, all to all" --sites 30 --ramp 5 --layout all ;;
       memory) memory ;;
