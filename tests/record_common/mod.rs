@@ -20,7 +20,8 @@ pub struct Sent {
     pub last: SystemTime,
 }
 
-/// Sends media from `site` until `until`; returns when it sent its first and last frames.
+/// Sends media from `site` until `until` (and on until the first keyframe the server asked for
+/// was sent); returns when it sent its first and last frames.
 pub async fn publish(site: &SiteClient, until: Instant) -> Sent {
     let plan = media::plan(
         &media::parse_ivf("video", media::DEFAULT_VIDEO).unwrap(),
@@ -35,7 +36,10 @@ pub async fn publish(site: &SiteClient, until: Instant) -> Sent {
     let mut first_key = None;
     let mut last = SystemTime::now();
     let mut step = 3000u32;
-    while Instant::now() < until {
+    // On a loaded machine the keyframe request can come late: keep publishing past `until`
+    // (up to 20 s more) until the server has had its keyframe, so that the recording has video.
+    let hard_stop = until + Duration::from_secs(20);
+    while Instant::now() < until || (first_key.is_none() && Instant::now() < hard_stop) {
         let now = Instant::now();
         if now >= next_audio {
             let p = plan.audio[ai % plan.audio.len()].clone();
