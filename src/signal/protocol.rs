@@ -498,6 +498,23 @@ const KNOWN_CLIENT_TYPES: &[&str] = &[
 mod tests {
     use super::*;
 
+    /// Every `ClientMsg` variant is a known type (else a malformed message of a new type would be
+    /// answered `unknown_type`) and nothing else is: serde's own error lists the variants.
+    #[test]
+    fn known_client_types_are_exactly_the_client_messages() {
+        let err = serde_json::from_str::<ClientMsg>(r#"{"type":"no-such-type"}"#).unwrap_err();
+        let text = err.to_string();
+        let listed = text
+            .split_once("expected one of")
+            .map(|(_, rest)| rest)
+            .unwrap_or_else(|| panic!("serde error without the variants: {text}"));
+        let mut variants: Vec<&str> = listed.split('`').skip(1).step_by(2).collect();
+        let mut known = KNOWN_CLIENT_TYPES.to_vec();
+        variants.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(known, variants);
+    }
+
     #[test]
     fn client_messages_round_trip_with_documented_shapes() {
         let m = decode_client(r#"{"type":"join","v":1,"token":"abc"}"#).unwrap();
