@@ -74,20 +74,7 @@ async fn audit_viewer_names_every_action() {
     let server = TestServer::start().await;
     let admin = server.login(giaoban::auth::Role::Admin).await;
     let base = server.http_url();
-    let browser = Browser::open(&bin, &format!("{base}/login?next=%2Fapp%2Faudit"));
-    let page = browser.page_ws_matching("/login").await;
-    wait_for(
-        &page,
-        "window.GB && !document.getElementById('login-submit').disabled",
-        "the login form",
-    )
-    .await;
-    let login = format!(
-        "(() => {{ document.getElementById('username').value = {:?}; document.getElementById('password').value = {PASSWORD:?}; document.getElementById('login-submit').click(); return true; }})()",
-        admin.username
-    );
-    eval(&page, &login).await;
-    let audit = browser.page_ws_matching(&format!("{base}/app/audit")).await;
+    let (_browser, audit) = Browser::logged_in(&bin, &base, &admin.username, "/app/audit").await;
     wait_for(
         &audit,
         "document.querySelectorAll('#f-action optgroup').length === 8 && document.querySelectorAll('#rows td').length > 1",

@@ -69,24 +69,7 @@ async fn a_granted_reviewer_plays_a_recording_and_seeks_by_chapter() {
 
     let base = server.http_url();
     let target = format!("/app/review?id={rid}");
-    let next: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
-    let browser = Browser::open(&bin, &format!("{base}/login?next={next}"));
-    let login = browser.page_ws_matching("/login").await;
-    wait_for(
-        &login,
-        "!document.getElementById('login-submit').disabled",
-        "the login form",
-    )
-    .await;
-    eval(
-        &login,
-        &format!(
-            "(() => {{ document.getElementById('username').value = {:?}; document.getElementById('password').value = {PASSWORD:?}; document.getElementById('login-submit').click(); return true; }})()",
-            reviewer.username
-        ),
-    )
-    .await;
-    let page = browser.page_ws_matching("/app/review").await;
+    let (_browser, page) = Browser::logged_in(&bin, &base, &reviewer.username, &target).await;
     wait_for(
         &page,
         "document.querySelectorAll('.chapter').length >= 3 && document.getElementById('v-host').readyState >= 1",
@@ -169,24 +152,8 @@ async fn the_session_form_says_a_classified_session_is_not_recorded_and_unticks_
     let server = TestServer::start().await;
     let secretariat = server.login(Role::Secretariat).await;
     let base = server.http_url();
-    let next: String = url::form_urlencoded::byte_serialize(b"/app/session").collect();
-    let browser = Browser::open(&bin, &format!("{base}/login?next={next}"));
-    let login = browser.page_ws_matching("/login").await;
-    wait_for(
-        &login,
-        "!document.getElementById('login-submit').disabled",
-        "the login form",
-    )
-    .await;
-    eval(
-        &login,
-        &format!(
-            "(() => {{ document.getElementById('username').value = {:?}; document.getElementById('password').value = {PASSWORD:?}; document.getElementById('login-submit').click(); return true; }})()",
-            secretariat.username
-        ),
-    )
-    .await;
-    let page = browser.page_ws_matching("/app/session").await;
+    let (_browser, page) =
+        Browser::logged_in(&bin, &base, &secretariat.username, "/app/session").await;
     wait_for(
         &page,
         "!document.getElementById('editor').hidden",
@@ -234,25 +201,7 @@ async fn open_as(
     username: &str,
     target: &str,
 ) -> (Browser, String) {
-    let next: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
-    let browser = Browser::open(bin, &format!("{}/login?next={next}", server.http_url()));
-    let login = browser.page_ws_matching("/login").await;
-    wait_for(
-        &login,
-        "!document.getElementById('login-submit').disabled",
-        "the login form",
-    )
-    .await;
-    eval(
-        &login,
-        &format!(
-            "(() => {{ document.getElementById('username').value = {username:?}; document.getElementById('password').value = {PASSWORD:?}; document.getElementById('login-submit').click(); return true; }})()"
-        ),
-    )
-    .await;
-    let path = target.split('?').next().unwrap_or(target);
-    let page = browser.page_ws_matching(path).await;
-    (browser, page)
+    Browser::logged_in(bin, &server.http_url(), username, target).await
 }
 
 const TOGGLE: &str = "document.getElementById('crec-toggle')";

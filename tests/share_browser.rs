@@ -189,24 +189,8 @@ async fn a_site_shares_its_screen_another_decodes_it_large_and_the_host_stops_it
     wait_for(host, &showing(a), "a's screen at the host a third time").await;
     let operator = server.login(giaoban::auth::Role::Operator).await;
     let target = format!("/app/console?session={}", session.session_id);
-    let next: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
-    let console = Browser::open(&bin, &format!("{}/login?next={next}", server.http_url()));
-    let login = console.page_ws_matching("/login").await;
-    wait_for(
-        &login,
-        "!document.getElementById('login-submit').disabled",
-        "the login form",
-    )
-    .await;
-    eval(
-        &login,
-        &format!(
-            "(() => {{ document.getElementById('username').value = {:?}; document.getElementById('password').value = {PASSWORD:?}; document.getElementById('login-submit').click(); return true; }})()",
-            operator.username
-        ),
-    )
-    .await;
-    let page = console.page_ws_matching("/app/console").await;
+    let (console, page) =
+        Browser::logged_in(&bin, &server.http_url(), &operator.username, &target).await;
     wait_for(
         &page,
         "!document.getElementById('c-stop-share').disabled",

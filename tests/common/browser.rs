@@ -48,6 +48,34 @@ impl Drop for Browser {
 }
 
 impl Browser {
+    /// Opens the login page of `base` with `next` set to `target` (a path of the server), logs in
+    /// as `username` (test password) through the form, and returns the browser and the DevTools
+    /// address of the page it lands on.
+    pub async fn logged_in(
+        bin: &PathBuf,
+        base: &str,
+        username: &str,
+        target: &str,
+    ) -> (Browser, String) {
+        let next: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
+        let browser = Browser::open(bin, &format!("{base}/login?next={next}"));
+        let login = browser.page_ws_matching("/login").await;
+        wait_for(
+            &login,
+            "window.GB && !document.getElementById('login-submit').disabled",
+            "the login form",
+        )
+        .await;
+        let fill = format!(
+            "(() => {{ document.getElementById('username').value = {username:?}; document.getElementById('password').value = {:?}; document.getElementById('login-submit').click(); return true; }})()",
+            super::PASSWORD
+        );
+        eval(&login, &fill).await;
+        let path = target.split(['?', '#']).next().unwrap_or(target);
+        let page = browser.page_ws_matching(path).await;
+        (browser, page)
+    }
+
     pub fn open(bin: &PathBuf, url: &str) -> Browser {
         Self::open_with(bin, url, &[])
     }
