@@ -37,23 +37,13 @@ async fn the_secretariat_schedules_a_weekly_briefing_and_sees_conflicts() {
     let secretariat = server.login(giaoban::auth::Role::Secretariat).await;
     let base = server.http_url();
     // Monday 07/12/2026, weekly for 4 weeks.
-    let browser = Browser::open(
+    let (browser, page) = Browser::logged_in(
         &bin,
-        &format!("{base}/login?next=%2Fapp%2Fsession%3Fdate%3D2026-12-07"),
-    );
-    let page = browser.page_ws_matching("/login").await;
-    wait_for(
-        &page,
-        "document.getElementById('username') && !document.getElementById('login-submit').disabled",
-        "the login form",
+        &base,
+        &secretariat.username,
+        "/app/session?date=2026-12-07",
     )
     .await;
-    let login = format!(
-        "(() => {{ document.getElementById('username').value = {:?}; document.getElementById('password').value = {PASSWORD:?}; document.getElementById('login-submit').click(); return true; }})()",
-        secretariat.username
-    );
-    eval(&page, &login).await;
-    let page = browser.page_ws_matching("/app/session").await;
     wait_for(&page, "document.querySelectorAll('#site-picker label.check').length > 5 && !document.getElementById('editor').hidden", "the session form").await;
     eval(
         &page,
@@ -282,23 +272,13 @@ async fn the_roll_call_board_follows_a_site_live() {
     let session = server.create_session(HOST, &SITES[..1]).await;
     let sid = &session.session_id;
     let base = server.http_url();
-    let browser = Browser::open(
+    let (browser, page) = Browser::logged_in(
         &bin,
-        &format!("{base}/login?next=%2Fapp%2Frollcall%3Fsession%3D{sid}"),
-    );
-    let page = browser.page_ws_matching("/login").await;
-    wait_for(
-        &page,
-        "document.getElementById('username') && !document.getElementById('login-submit').disabled",
-        "the login form",
+        &base,
+        &secretariat.username,
+        &format!("/app/rollcall?session={sid}"),
     )
     .await;
-    let login = format!(
-        "(() => {{ document.getElementById('username').value = {:?}; document.getElementById('password').value = {PASSWORD:?}; document.getElementById('login-submit').click(); return true; }})()",
-        secretariat.username
-    );
-    eval(&page, &login).await;
-    let page = browser.page_ws_matching("/app/rollcall").await;
     let row = |site: &str| format!("document.querySelector('tr[data-site=\"{site}\"]')");
     let site = SITES[0];
     wait_for(
@@ -376,23 +356,13 @@ async fn the_secretariat_pages_offer_valid_sites_speak_vietnamese_and_keep_actio
     let server = TestServer::start().await;
     let secretariat = server.login(giaoban::auth::Role::Secretariat).await;
     let base = server.http_url();
-    let browser = Browser::open(
+    let (browser, page) = Browser::logged_in(
         &bin,
-        &format!("{base}/login?next=%2Fapp%2Fsession%3Fdate%3D2026-12-07"),
-    );
-    let page = browser.page_ws_matching("/login").await;
-    wait_for(
-        &page,
-        "document.getElementById('username') && !document.getElementById('login-submit').disabled",
-        "the login form",
+        &base,
+        &secretariat.username,
+        "/app/session?date=2026-12-07",
     )
     .await;
-    let login = format!(
-        "(() => {{ document.getElementById('username').value = {:?}; document.getElementById('password').value = {PASSWORD:?}; document.getElementById('login-submit').click(); return true; }})()",
-        secretariat.username
-    );
-    eval(&page, &login).await;
-    let page = browser.page_ws_matching("/app/session").await;
     wait_for(&page, "document.querySelectorAll('#site-picker label.check').length > 5 && !document.getElementById('editor').hidden", "the session form").await;
     let offered = "[...document.querySelectorAll('#site-picker label.check'), ...document.querySelectorAll('#f-host option')].map(n => n.textContent).join('|')";
     let now = eval(&page, offered).await;
