@@ -15,43 +15,16 @@ ROUNDS=${ROUNDS:-2}
 DURATION=${DURATION:-20}
 WARMUP=${WARMUP:-8}
 OUT=${OUT:-target/record-bench}
-mkdir -p "$OUT"
-[ -n "${SKIP_BUILD:-}" ] || cargo build --release --bin giaoban >&2
-BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/giaoban}
 PASSWORD="record-bench-password-2026"
-SERVER_PID=""
-DATA=""
-
-start_server() {
-  DATA=$(mktemp -d)
-  GIAOBAN_DATA_DIR=$DATA GIAOBAN_PASSWORD=$PASSWORD "$BIN" user add --name bench-admin \
-    --role admin >/dev/null 2>&1
-  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  GIAOBAN_DATA_DIR=$DATA GIAOBAN_HTTP_ADDR=127.0.0.1:$PORT GIAOBAN_MEDIA_UDP_PORT=0 \
-    GIAOBAN_LOG=error "$BIN" serve >"$OUT/server.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return 0
-    sleep 0.1
-  done
-  echo "server did not start" >&2
-  exit 1
-}
-
-stop_server() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
-  [ -n "$DATA" ] && rm -rf "$DATA"
-  DATA=""
-}
-trap stop_server EXIT
+ADMIN=bench-admin
+. benches/server.sh
 
 JAR="$OUT/cookies"
 CSRF=""
 login() {
   rm -f "$JAR"
   curl -sf -c "$JAR" -H 'content-type: application/json' \
-    -d "{\"username\":\"bench-admin\",\"password\":\"$PASSWORD\"}" \
+    -d "{\"username\":\"$ADMIN\",\"password\":\"$PASSWORD\"}" \
     "http://127.0.0.1:$PORT/api/login" >/dev/null
   CSRF=$(awk '$6 == "giaoban_csrf" {print $7}' "$JAR")
 }
@@ -66,7 +39,7 @@ sessions() {
 run() { # name, record (yes/no)
   local name=$1 record=$2
   start_server
-  GIAOBAN_LOADTEST_USER=bench-admin GIAOBAN_LOADTEST_PASSWORD=$PASSWORD "$BIN" loadtest \
+  GIAOBAN_LOADTEST_USER=$ADMIN GIAOBAN_LOADTEST_PASSWORD=$PASSWORD "$BIN" loadtest \
     --url "http://127.0.0.1:$PORT" --server-pid "$SERVER_PID" --duration "$DURATION" \
     --warmup "$WARMUP" --sites 20 --sessions 10 --quiet --json >"$OUT/$name.json" &
   local lt=$!
