@@ -49,12 +49,7 @@ async fn set_agenda(server: &TestServer, sid: &str, titles: &[&str]) {
         .iter()
         .map(|t| json!({"title": t, "presenter": "Văn phòng UBND"}))
         .collect();
-    sqlx::query("UPDATE sessions SET agenda = ?1 WHERE id = ?2")
-        .bind(Value::from(agenda).to_string())
-        .bind(sid)
-        .execute(&server.running.state.pool)
-        .await
-        .unwrap();
+    server.set_agenda(sid, &Value::from(agenda)).await;
 }
 
 const AGENDA: [&str; 3] = [

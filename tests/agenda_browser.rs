@@ -23,12 +23,7 @@ async fn the_host_page_marks_an_agenda_item_and_every_page_shows_it() {
         {"title": "Báo cáo tình hình kinh tế - xã hội tháng 11", "presenter": "Sở Tài chính"},
         {"title": "Kết luận của Chủ tịch", "presenter": ""},
     ]);
-    sqlx::query("UPDATE sessions SET agenda = ?1 WHERE id = ?2")
-        .bind(agenda.to_string())
-        .bind(&sid)
-        .execute(&server.running.state.pool)
-        .await
-        .unwrap();
+    server.set_agenda(&sid, &agenda).await;
     let host_browser = Browser::open(&bin, &format!("{}?autojoin=1", session.links[HOST]));
     let remote_browser = Browser::open(&bin, &format!("{}?autojoin=1", session.links[SITES[0]]));
     let host = host_browser.page_ws().await;

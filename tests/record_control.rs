@@ -140,12 +140,7 @@ async fn an_agenda_item_marked_during_the_recording_is_a_chapter_at_its_moment()
         {"title": "Khai mạc", "presenter": ""},
         {"title": "Báo cáo công tác phòng, chống thiên tai", "presenter": "Sở Nông nghiệp và Môi trường"},
     ]);
-    sqlx::query("UPDATE sessions SET agenda = ?1 WHERE id = ?2")
-        .bind(agenda.to_string())
-        .bind(&sid)
-        .execute(&server.running.state.pool)
-        .await
-        .unwrap();
+    server.set_agenda(&sid, &agenda).await;
     let mut host = SiteClient::join(&server.ws_url(), &token(&created.links[HOST]), LOCAL)
         .await
         .unwrap();

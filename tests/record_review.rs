@@ -221,12 +221,7 @@ async fn the_console_starts_and_stops_a_recording_and_lists_it() {
         {"title": "Khai mạc", "presenter": ""},
         {"title": "Tình hình thực hiện dự toán ngân sách", "presenter": "Sở Tài chính"},
     ]);
-    sqlx::query("UPDATE sessions SET agenda = ?1 WHERE id = ?2")
-        .bind(agenda.to_string())
-        .bind(&sid)
-        .execute(&server.running.state.pool)
-        .await
-        .unwrap();
+    server.set_agenda(&sid, &agenda).await;
     let host = SiteClient::join(&server.ws_url(), &token(&created.links[HOST]), LOCAL)
         .await
         .unwrap();

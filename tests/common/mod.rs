@@ -86,6 +86,16 @@ impl TestServer {
             .unwrap()
     }
 
+    /// Gives session `sid` the agenda `items` (`[{title, presenter}, …]`), as the session form would.
+    pub async fn set_agenda(&self, sid: &str, items: &serde_json::Value) {
+        sqlx::query("UPDATE sessions SET agenda = ?1 WHERE id = ?2")
+            .bind(items.to_string())
+            .bind(sid)
+            .execute(&self.running.state.pool)
+            .await
+            .unwrap();
+    }
+
     /// One number from the server's database, e.g. `SELECT COUNT(*) FROM sessions`.
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql)
