@@ -8,7 +8,6 @@
 use super::chair::{ChairAction, ChairError, Effect, SiteRequest};
 use super::control::Controller;
 use super::layout::{self, Stage};
-use super::participant::Control;
 use super::room::{Inner, Room, connected_sites};
 use crate::live::Event;
 use crate::signal::protocol::{MediaKind, ServerMsg, ShareReason, TileRequest};
@@ -50,7 +49,7 @@ impl Room {
         let sub = layout::validate(&me.site_id, video, page, &stage, self.limits)?;
         if let Some(me) = inner.members.get_mut(&id) {
             me.subscription = sub;
-            let _ = me.ctl.try_send(Control::Sync);
+            me.resync();
         }
         Ok(())
     }
@@ -180,7 +179,7 @@ impl Room {
                         });
                     }
                     for m in inner.members.values() {
-                        let _ = m.ctl.try_send(Control::Sync);
+                        m.resync();
                     }
                 }
                 Effect::Mute {
@@ -211,6 +210,13 @@ impl Room {
                             by: change.by,
                         },
                     );
+                    // A muted site's audio is not negotiated: the others drop it or take it up
+                    // (the gate above already stopped or let through its packets).
+                    if change.kind == MediaKind::Audio {
+                        for m in inner.members.values().filter(|m| m.site_id != site_id) {
+                            m.resync();
+                        }
+                    }
                     self.events.emit(Event::MuteChanged {
                         session_id: session_id(),
                         site_id,
@@ -247,7 +253,7 @@ impl Room {
                         });
                     }
                     for m in inner.members.values() {
-                        let _ = m.ctl.try_send(Control::Sync);
+                        m.resync();
                     }
                 }
                 Effect::Policy { join_muted } => {

@@ -468,9 +468,17 @@ impl DownTrack {
         let gauges = (metrics.hold(Kind::Task), metrics.hold(Kind::DownTrack));
         let writer = local.clone();
         let session = published.session.clone();
+        let cancel = CancellationToken::new();
+        let stopped = cancel.clone();
         tokio::spawn(async move {
             let _gauges = gauges;
             while let Some(mut packet) = rx.recv().await {
+                // Dropped (unsubscribed): what is still queued is not written, since the sender
+                // is being removed from the connection and a write to it would fail (and webrtc
+                // logs every such failure).
+                if stopped.is_cancelled() {
+                    break;
+                }
                 let h = &mut packet.header;
                 let Some(out) = rewriter.rewrite(h.ssrc, h.sequence_number, h.timestamp) else {
                     continue;
@@ -498,7 +506,7 @@ impl DownTrack {
             local,
             sender,
             subscriber,
-            cancel: CancellationToken::new(),
+            cancel,
             rtcp_started: AtomicBool::new(false),
             ready,
         }

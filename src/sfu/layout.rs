@@ -6,7 +6,7 @@
 //! receives only the page on screen. A site's camera and its shared screen are two different
 //! video tracks ([`Feed`]): the defaults show the sharer's screen, not its camera, and a screen is
 //! only ever sent while its site shares. Audio is not decided here: every site's audio is
-//! forwarded unless it is muted (see `mute`).
+//! negotiated and forwarded while it is not muted (see `mute` and `Room::tracks_for`).
 
 use super::control::Roster;
 use crate::signal::protocol::{TileRequest, TrackSource};

@@ -368,6 +368,7 @@ impl Sfu {
         };
         let id = Uuid::new_v4();
         let (ctl, rx) = mpsc::channel(256);
+        let resync = Arc::new(tokio::sync::Notify::new());
         let media = Arc::new(MediaState::default());
         let handler = Arc::new(PcHandler {
             kind: PcKind::Subscribe,
@@ -394,6 +395,7 @@ impl Sfu {
             site_name: site.name.clone(),
             out: out.clone(),
             ctl: ctl.clone(),
+            resync: resync.clone(),
             device_id,
             audio_muted: false,
             video_muted: false,
@@ -407,6 +409,7 @@ impl Sfu {
             shared: shared.clone(),
             out: out.clone(),
             ctl: ctl.clone(),
+            resync: resync.clone(),
             media: media.clone(),
             subscribe,
             publish: None,
@@ -428,7 +431,7 @@ impl Sfu {
         if let Some(notice) = shared.recording_notice(&session.id) {
             let _ = out.try_send(notice);
         }
-        let _ = ctl.send(Control::Sync).await;
+        resync.notify_one();
         tokio::spawn(participant.run(rx));
         if let Some(old) = replaced {
             let _ = old.ctl.send(Control::Close(LeaveReason::Replaced)).await;

@@ -39,8 +39,6 @@ pub enum Control {
     LocalCandidate(PcKind, Candidate),
     /// The publisher connection received a track.
     Track(Arc<dyn TrackRemote>),
-    /// The room's tracks changed: reconcile subscriptions.
-    Sync,
     /// Leave the room, with the reason given to the others.
     Close(LeaveReason),
     /// One of the two peer connections reached `connected`.
@@ -100,6 +98,8 @@ pub struct Participant {
     pub shared: Arc<Shared>,
     pub out: mpsc::Sender<ServerMsg>,
     pub ctl: mpsc::Sender<Control>,
+    /// The room's tracks or layouts changed: reconcile subscriptions (see `Member::resync`).
+    pub resync: Arc<tokio::sync::Notify>,
     pub media: Arc<super::MediaState>,
     pub subscribe: Pc,
     pub publish: Option<Pc>,
@@ -118,7 +118,16 @@ impl Participant {
     /// Runs until the participant leaves; then everything it held is released.
     pub async fn run(mut self, mut rx: mpsc::Receiver<Control>) {
         let mut reason = LeaveReason::Drop;
-        while let Some(msg) = rx.recv().await {
+        let resync = self.resync.clone();
+        loop {
+            let msg = tokio::select! {
+                msg = rx.recv() => msg,
+                () = resync.notified() => {
+                    self.sync().await;
+                    continue;
+                }
+            };
+            let Some(msg) = msg else { break };
             match msg {
                 Control::Close(r) => {
                     reason = r;
@@ -132,7 +141,6 @@ impl Participant {
                         .await;
                 }
                 Control::Track(t) => self.on_track(t).await,
-                Control::Sync => self.sync().await,
                 Control::MediaConnected => self.shared.emit(super::SfuEvent::MediaConnected {
                     session_id: self.room.session_id.clone(),
                     site_id: self.site_id.clone(),
@@ -449,7 +457,10 @@ impl Participant {
         let mut changed = false;
         for key in stale {
             if let Some(dt) = self.down.remove(&key) {
-                if let Err(e) = self.subscribe.pc.remove_track(&dt.sender).await {
+                // Stop forwarding first, so nothing is written to a sender being removed.
+                let sender = dt.sender.clone();
+                drop(dt);
+                if let Err(e) = self.subscribe.pc.remove_track(&sender).await {
                     tracing::debug!("remove_track: {e}");
                 }
                 changed = true;

@@ -11,7 +11,7 @@ use super::participant::Control;
 use crate::signal::protocol::{LeaveReason, MediaKind, PeerInfo, ServerMsg, TrackSource};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
 /// A connected site as the room sees it.
@@ -22,6 +22,10 @@ pub struct Member {
     pub site_name: String,
     pub out: mpsc::Sender<ServerMsg>,
     pub ctl: mpsc::Sender<Control>,
+    /// Wakes the member's control task to reconcile its subscriptions with the room. One stored
+    /// wake-up stands for any number of changes (150 joins are one reconciliation, not 150), and
+    /// unlike a message on `ctl` it can never be lost to a full queue.
+    pub resync: Arc<Notify>,
     /// The device credential the site joined with, if any.
     pub device_id: Option<String>,
     pub audio_muted: bool,
@@ -38,6 +42,11 @@ impl Member {
             tracing::warn!(site = %self.site_id, "signaling queue full; dropping the connection");
             let _ = self.ctl.try_send(Control::Close(LeaveReason::Drop));
         }
+    }
+
+    /// Asks the member to bring its subscriptions in line with the room.
+    pub fn resync(&self) {
+        self.resync.notify_one();
     }
 
     fn info(&self) -> PeerInfo {
@@ -150,7 +159,7 @@ impl Room {
                 site_name: member.site_name.clone(),
             });
             // The host's grid of connected sites shifts.
-            let _ = m.ctl.try_send(Control::Sync);
+            m.resync();
         }
         member.send(welcome(peers));
         for t in inner.tracks.iter().filter(|t| t.site_id != member.site_id) {
@@ -175,7 +184,7 @@ impl Room {
                 site_id: gone.site_id.clone(),
                 reason,
             });
-            let _ = m.ctl.try_send(Control::Sync);
+            m.resync();
         }
         let left = inner.chair.on_leave(&gone.site_id, reason);
         self.apply(inner, left);
@@ -228,8 +237,11 @@ impl Room {
         self.lock().members.len()
     }
 
-    /// The tracks a member should receive: the audio of other sites, and the video its layout
-    /// shows (cameras, and the screen of the site sharing).
+    /// The tracks a member should receive: the audio of other sites that can be heard (not
+    /// muted), and the video its layout shows (cameras, and the screen of the site sharing).
+    /// A muted site's audio is not negotiated at all, so a briefing of 150 muted communes costs
+    /// each page only the few audio tracks that are live, and a muted site joining changes no
+    /// other site's subscription (only the host's grid, when it lands on the page shown).
     pub fn tracks_for(&self, subscriber: Uuid) -> Vec<Arc<PublishedTrack>> {
         let inner = self.lock();
         let Some(me) = inner.members.get(&subscriber) else {
@@ -248,7 +260,7 @@ impl Room {
             .iter()
             .filter(|t| t.site_id != me.site_id)
             .filter(|t| {
-                t.kind == MediaKind::Audio
+                (t.kind == MediaKind::Audio && !t.is_muted())
                     || video.contains(&Feed {
                         site_id: t.site_id.clone(),
                         source: t.source,
@@ -273,7 +285,7 @@ impl Room {
             .filter(|m| m.site_id != track.site_id)
         {
             m.send(announce(&track));
-            let _ = m.ctl.try_send(Control::Sync);
+            m.resync();
         }
         inner.tracks.push(track);
     }
@@ -305,7 +317,7 @@ impl Room {
                 track_id: track.track_id.clone(),
                 source: track.source,
             });
-            let _ = m.ctl.try_send(Control::Sync);
+            m.resync();
         }
     }
 }
