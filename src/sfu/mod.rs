@@ -8,6 +8,7 @@ pub mod agenda;
 pub mod chair;
 pub mod chairing;
 pub mod control;
+pub mod downtrack;
 pub mod engine;
 pub mod floor;
 pub mod forward;

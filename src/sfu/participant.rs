@@ -6,8 +6,9 @@
 //! Its chairing messages are handled in `participant_chair.rs`.
 
 use super::Shared;
+use super::downtrack::DownTrack;
 use super::engine::{self, Pc};
-use super::forward::{DownTrack, Origin, PublishedTrack};
+use super::forward::{Origin, PublishedTrack};
 use super::room::Room;
 use crate::metrics::{Gauge, Kind};
 use crate::signal::liveness::MediaHealth;
