@@ -1,8 +1,11 @@
 //! `giaoban loadtest` as a user runs it: a small smoke (three sites for a few seconds against the
 //! real server binary, its JSON report checked field by field), the same in a network namespace
-//! with only loopback (no multicast route: joins must not need mDNS), and options that make no sense
-//! (no sites, more publishers than sites, a server that is not giaoban, a missing media file, a
-//! PID that is not the server) refused with a clear message and exit status 2.
+//! with only loopback (no multicast route: joins must not need mDNS), a server bound to every
+//! interface of a two-interface namespace serving sites in another one (`media.bind_ip =
+//! 0.0.0.0`: real addresses announced, replies from the address each site sent to, one UDP
+//! socket), and options that make no sense (no sites, more publishers than sites, a server that is
+//! not giaoban, a missing media file, a PID that is not the server) refused with a clear message
+//! and exit status 2.
 
 use std::io::{Read, Write};
 use std::process::{Child, Command, Output, Stdio};
@@ -259,4 +262,171 @@ exit $R"#,
     assert_eq!(r["sites"]["connected"], 2, "{r:#}");
     assert_eq!(r["sites"]["failed"], 0);
     assert!(r["packets"]["received"].as_u64().unwrap() > 50, "{r:#}");
+}
+
+/// What [`multi_homed`] leaves behind: the load tester's JSON report, the server's log and its
+/// UDP sockets (`ss -uanp` while the sites were connected).
+struct MultiHomed {
+    report: serde_json::Value,
+    log: String,
+    sockets: Vec<String>,
+}
+
+/// Runs the server with `media.bind_ip = bind_ip` in a network namespace of two interfaces
+/// (veth ends a0 10.77.0.1/24 and a1 10.78.0.1/24), and three sites in a second namespace
+/// joined to them (c0 10.77.0.2, c1 10.78.0.2). The sites bind 10.77.0.2 but have no route to
+/// 10.77.0.1: they can reach the server only at 10.78.0.1, while the server's route back to
+/// them leaves through a0, whose own address is 10.77.0.1. A reply that left with the address
+/// the kernel picks for that route would not match the check it answers and ICE would never
+/// connect: every reply must leave from the address its request was sent to. `None`: the host
+/// cannot make namespaces or veth pairs.
+fn multi_homed(bind_ip: &str) -> Option<MultiHomed> {
+    if !Command::new("unshare")
+        .args(["--net", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        eprintln!("skipped: cannot create a network namespace here (needs root and unshare)");
+        return None;
+    }
+    let dir = data_dir_with_admin();
+    let out_dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        r#"set -eu
+ip link set lo up
+ip link add a0 type veth peer name c0 || exit 77
+ip link add a1 type veth peer name c1
+ip addr add 10.77.0.1/24 dev a0
+ip addr add 10.78.0.1/24 dev a1
+ip link set a0 up
+ip link set a1 up
+unshare --net sleep 60 &
+C=$!
+S=
+trap 'kill $C $S 2>/dev/null || true' EXIT
+for i in $(seq 100); do [ "$(readlink /proc/$C/ns/net)" != "$(readlink /proc/self/ns/net)" ] && break; sleep 0.02; done
+ip link set c0 netns $C
+ip link set c1 netns $C
+SITES="nsenter --net=/proc/$C/ns/net"
+$SITES ip link set lo up
+$SITES ip addr add 10.77.0.2/24 dev c0
+$SITES ip addr add 10.78.0.2/24 dev c1
+$SITES ip link set c0 up
+$SITES ip link set c1 up
+$SITES ip route add unreachable 10.77.0.1/32
+$SITES sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.c0.rp_filter=0 net.ipv4.conf.c1.rp_filter=0
+ip route get 10.77.0.2 | grep -q "dev a0 src 10.77.0.1" || {{ echo "unexpected route back to the sites" >&2; exit 4; }}
+NO_COLOR=1 GIAOBAN_DATA_DIR={data} GIAOBAN_HTTP_ADDR=0.0.0.0:8080 GIAOBAN_MEDIA_BIND_IP={bind_ip} GIAOBAN_MEDIA_UDP_PORT=50000 GIAOBAN_LOG=error,giaoban::sfu=debug {bin} --config {config} serve >{out}/server.log 2>&1 &
+S=$!
+for i in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null && break; sleep 0.05; done
+(sleep 2.5; ss -uanpH | grep "pid=$S," > {out}/sockets.txt || true) &
+set +e
+GIAOBAN_LOADTEST_USER=do-tai GIAOBAN_LOADTEST_PASSWORD={password} $SITES {bin} loadtest --url http://10.78.0.1:8080 --bind 10.77.0.2 --sites 3 --duration 2 --warmup 1.5 --ramp 20 --quiet --json
+R=$?
+wait %3 2>/dev/null
+exit $R"#,
+        data = dir.path().display(),
+        out = out_dir.path().display(),
+        bin = BIN,
+        config = CONFIG,
+        password = PASSWORD,
+    );
+    let out = Command::new("unshare")
+        .args(["--net", "bash", "-c", &script])
+        .env("GIAOBAN_LOG", "error")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(77) {
+        eprintln!("skipped: cannot create a veth pair here: {stderr}");
+        return None;
+    }
+    let log = std::fs::read_to_string(out_dir.path().join("server.log")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "in the namespace: {stderr}\nserver log:\n{log}"
+    );
+    let report = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let sockets = std::fs::read_to_string(out_dir.path().join("sockets.txt"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    Some(MultiHomed {
+        report,
+        log,
+        sockets,
+    })
+}
+
+/// The host candidates the server announced (address, port): trickled ones from its debug log
+/// (`local candidate address=… port=… typ=host`) and those of the subscribe offers it logged
+/// (a record's SDP runs over the lines up to the next record; answers are the sites').
+fn announced_host_candidates(log: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut in_offer = false;
+    for line in log.lines() {
+        if line.starts_with(|c: char| c.is_ascii_digit()) {
+            in_offer = line.contains("subscribe offer");
+        }
+        if line.contains("local candidate") && line.contains("typ=host") {
+            let field = |name: &str| {
+                line.split(' ')
+                    .find_map(|w| w.strip_prefix(name))
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            found.push((field("address="), field("port=")));
+        }
+        if let Some(c) = line.strip_prefix("a=candidate:").filter(|_| in_offer) {
+            let f: Vec<&str> = c.split_whitespace().collect();
+            if f.len() >= 8 && f[6] == "typ" && f[7] == "host" {
+                found.push((f[4].to_owned(), f[5].to_owned()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_server_bound_to_every_interface_announces_each_address_and_answers_from_it() {
+    let Some(run) = multi_homed("0.0.0.0") else {
+        return;
+    };
+    let r = &run.report;
+    assert_eq!(r["sites"]["connected"], 3, "{r:#}");
+    assert_eq!(r["sites"]["failed"], 0);
+    assert_eq!(r["errors"], serde_json::json!([]));
+    // Three publishers each receive the two others' audio and video.
+    let received = r["packets"]["received"].as_u64().unwrap();
+    assert!(received > 300, "{r:#}");
+    assert!(r["packets"]["loss_ratio"].as_f64().unwrap() < 0.05, "{r:#}");
+    let announced = announced_host_candidates(&run.log);
+    // Each site's two connections trickle both addresses, and its subscribe offer lists them.
+    assert!(announced.len() >= 12, "candidates in the log:\n{}", run.log);
+    for (address, port) in &announced {
+        assert!(
+            address == "10.77.0.1" || address == "10.78.0.1",
+            "announced {address}:{port}"
+        );
+        assert_eq!(port, "50000", "announced {address}:{port}");
+    }
+    for address in ["10.77.0.1", "10.78.0.1"] {
+        assert!(
+            announced.iter().any(|(a, _)| a == address),
+            "{address} never announced: {announced:?}"
+        );
+    }
+    assert!(!run.log.contains("withheld"), "{}", run.log);
+    // One UDP socket, the shared port on the wildcard: no socket per connection or interface.
+    assert_eq!(run.sockets.len(), 1, "{:?}", run.sockets);
+    assert!(
+        run.sockets[0].contains(" 0.0.0.0:50000 "),
+        "{:?}",
+        run.sockets
+    );
 }

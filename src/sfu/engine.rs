@@ -158,7 +158,12 @@ impl PeerConnectionEventHandler for StateWatch {
         self.inner.on_negotiation_needed().await
     }
     async fn on_ice_candidate(&self, mut event: RTCPeerConnectionIceEvent) {
-        advertise::rewrite_candidate(&mut event.candidate, &self.announce);
+        let c = &mut event.candidate;
+        if !advertise::rewrite_candidate(c, &self.announce) {
+            tracing::debug!(address = %c.address, "local candidate withheld (unspecified address)");
+            return;
+        }
+        tracing::debug!(address = %c.address, port = c.port, typ = %c.typ, "local candidate");
         self.inner.on_ice_candidate(event).await
     }
     async fn on_ice_candidate_error(&self, event: RTCPeerConnectionIceErrorEvent) {

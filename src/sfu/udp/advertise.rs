@@ -6,6 +6,9 @@
 //! new ufrag after an ICE restart, whose offer or answer goes out the same way). Behind a 1:1 NAT
 //! (`media.nat_1to1_ips`) the host candidates' address is replaced too, by the configured public
 //! address of the same IP family: the webrtc stack (0.21.1) stores that setting but never applies it.
+//! With `media.bind_ip` unspecified (`0.0.0.0`, `::`) the stack gathers one host candidate per
+//! usable interface address (loopback and link-local skipped); on a host with none it falls back
+//! to the wildcard itself, and a candidate naming `0.0.0.0` or `::` is withheld: no site could use it.
 
 use rtc::peer_connection::transport::{RTCIceCandidate, RTCIceCandidateType, RTCIceProtocol};
 use std::net::IpAddr;
@@ -19,15 +22,29 @@ pub struct Announce {
     pub nat: Arc<[IpAddr]>,
 }
 
+/// What becomes of a host candidate's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Address {
+    /// Announced as gathered.
+    Keep,
+    /// Announced as this address instead (1:1 NAT).
+    Replace(IpAddr),
+    /// Not announced: the unspecified address, which no site can send to.
+    Withhold,
+}
+
 impl Announce {
-    /// The address to announce for the local address `ip` (`None`: keep it): the first NAT
-    /// address of the same family.
-    fn address(&self, ip: &str) -> Option<IpAddr> {
-        let ip: IpAddr = ip.parse().ok()?;
-        self.nat
-            .iter()
-            .find(|n| n.is_ipv4() == ip.is_ipv4())
-            .copied()
+    /// What to announce for the local address `ip`: the first NAT address of the same family
+    /// when there is one, else `ip` itself unless it is unspecified (a name is kept as is).
+    fn address(&self, ip: &str) -> Address {
+        let Ok(ip) = ip.parse::<IpAddr>() else {
+            return Address::Keep;
+        };
+        match self.nat.iter().find(|n| n.is_ipv4() == ip.is_ipv4()) {
+            Some(nat) => Address::Replace(*nat),
+            None if ip.is_unspecified() => Address::Withhold,
+            None => Address::Keep,
+        }
     }
 }
 
@@ -42,16 +59,19 @@ pub fn ice_credentials(sdp: &str) -> Option<(&str, &str)> {
     Some((attr("a=ice-ufrag:")?, attr("a=ice-pwd:")?))
 }
 
-/// `sdp` with every UDP host candidate line announcing `to` (see [`rewrite_candidate_line`]).
+/// `sdp` with every UDP host candidate line announcing `to` (see [`rewrite_candidate_line`]);
+/// a withheld candidate's line is left out.
 pub fn rewrite_sdp(sdp: &str, to: &Announce) -> String {
     let mut out = String::with_capacity(sdp.len());
     for line in sdp.split_inclusive('\n') {
         let body = line.trim_end_matches(['\r', '\n']);
         match body.strip_prefix("a=candidate:") {
             Some(c) => {
-                out.push_str("a=candidate:");
-                out.push_str(&rewrite_candidate_line(c, to));
-                out.push_str(&line[body.len()..]);
+                if let Some(c) = rewrite_candidate_line(c, to) {
+                    out.push_str("a=candidate:");
+                    out.push_str(&c);
+                    out.push_str(&line[body.len()..]);
+                }
             }
             None => out.push_str(line),
         }
@@ -61,8 +81,9 @@ pub fn rewrite_sdp(sdp: &str, to: &Announce) -> String {
 
 /// One candidate attribute value (`foundation component transport priority ip port typ kind
 /// …`) with the port (and, behind a 1:1 NAT, the address) replaced when it is a UDP host
-/// candidate; anything else is returned as is.
-pub fn rewrite_candidate_line(c: &str, to: &Announce) -> String {
+/// candidate, `None` when it names the unspecified address (not to be announced); anything
+/// else is returned as is.
+pub fn rewrite_candidate_line(c: &str, to: &Announce) -> Option<String> {
     let fields: Vec<&str> = c.split(' ').collect();
     let host_udp = fields.len() >= 8
         && fields[2].eq_ignore_ascii_case("udp")
@@ -70,26 +91,33 @@ pub fn rewrite_candidate_line(c: &str, to: &Announce) -> String {
         && fields[7] == "host"
         && fields[5].parse::<u16>().is_ok();
     if !host_udp {
-        return c.to_owned();
+        return Some(c.to_owned());
     }
+    let address = match to.address(fields[4]) {
+        Address::Keep => None,
+        Address::Replace(a) => Some(a.to_string()),
+        Address::Withhold => return None,
+    };
     let port = to.port.to_string();
-    let address = to.address(fields[4]).map(|a| a.to_string());
     let mut out = fields.clone();
     out[5] = &port;
     if let Some(a) = &address {
         out[4] = a;
     }
-    out.join(" ")
+    Some(out.join(" "))
 }
 
-/// A trickled candidate, rewritten the same way.
-pub fn rewrite_candidate(c: &mut RTCIceCandidate, to: &Announce) {
+/// A trickled candidate, rewritten the same way; false: it must not be announced.
+pub fn rewrite_candidate(c: &mut RTCIceCandidate, to: &Announce) -> bool {
     if c.protocol == RTCIceProtocol::Udp && c.typ == RTCIceCandidateType::Host {
-        c.port = to.port;
-        if let Some(a) = to.address(&c.address) {
-            c.address = a.to_string();
+        match to.address(&c.address) {
+            Address::Keep => {}
+            Address::Replace(a) => c.address = a.to_string(),
+            Address::Withhold => return false,
         }
+        c.port = to.port;
     }
+    true
 }
 
 #[cfg(test)]
@@ -137,6 +165,11 @@ mod tests {
             rewrite_sdp("a=candidate:garbage\n", &to(1)),
             "a=candidate:garbage\n"
         );
+        assert_eq!(
+            rewrite_candidate_line("1 1 udp 1 127.0.0.1 x typ host", &to(1)).as_deref(),
+            Some("1 1 udp 1 127.0.0.1 x typ host"),
+            "not a port: not a candidate to rewrite"
+        );
     }
 
     #[test]
@@ -154,19 +187,24 @@ mod tests {
         assert!(out.contains("203.0.113.9 5000 typ srflx raddr 127.0.0.1 rport 41234\r\n"));
         assert!(out.contains("127.0.0.1 9 typ host tcptype active\r\n"));
         let v6 = rewrite_candidate_line("1 1 udp 2130706431 fd00::1 41234 typ host", &nat);
-        assert_eq!(v6, "1 1 udp 2130706431 2001:db8::7 50000 typ host");
+        assert_eq!(
+            v6.as_deref(),
+            Some("1 1 udp 2130706431 2001:db8::7 50000 typ host")
+        );
         let only_v4 = Announce {
             port: 50000,
             nat: Arc::from(["198.51.100.7".parse().unwrap()]),
         };
         let kept = rewrite_candidate_line("1 1 udp 2130706431 fd00::1 41234 typ host", &only_v4);
         assert_eq!(
-            kept, "1 1 udp 2130706431 fd00::1 50000 typ host",
+            kept.as_deref(),
+            Some("1 1 udp 2130706431 fd00::1 50000 typ host"),
             "no public IPv6 given"
         );
         let named = rewrite_candidate_line("1 1 udp 1 abc.local 41234 typ host", &only_v4);
         assert_eq!(
-            named, "1 1 udp 1 abc.local 50000 typ host",
+            named.as_deref(),
+            Some("1 1 udp 1 abc.local 50000 typ host"),
             "a name is not an address"
         );
         let mut c = RTCIceCandidate {
@@ -176,8 +214,55 @@ mod tests {
             port: 41234,
             ..Default::default()
         };
-        rewrite_candidate(&mut c, &only_v4);
+        assert!(rewrite_candidate(&mut c, &only_v4));
         assert_eq!((c.address.as_str(), c.port), ("198.51.100.7", 50000));
+        // Behind a NAT even a wildcard-bound host (no usable interface) has an address to give.
+        let wild = rewrite_candidate_line("1 1 udp 2130706431 0.0.0.0 41234 typ host", &only_v4);
+        assert_eq!(
+            wild.as_deref(),
+            Some("1 1 udp 2130706431 198.51.100.7 50000 typ host")
+        );
+    }
+
+    /// On a wildcard bind with no usable interface the stack names the wildcard itself; no site
+    /// can send there, so such a candidate never leaves, in a description or trickled.
+    #[test]
+    fn a_candidate_naming_the_unspecified_address_is_withheld() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n\
+            a=candidate:1 1 udp 2130706431 0.0.0.0 41234 typ host\r\n\
+            a=candidate:2 1 udp 2130706431 10.77.0.1 41235 typ host\r\n\
+            a=candidate:3 1 udp 2130706431 :: 41236 typ host\r\n\
+            a=end-of-candidates\r\n";
+        let out = rewrite_sdp(sdp, &to(50000));
+        assert_eq!(
+            out,
+            "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n\
+            a=candidate:2 1 udp 2130706431 10.77.0.1 50000 typ host\r\n\
+            a=end-of-candidates\r\n",
+            "the connection line's 0.0.0.0 is not a candidate and stays"
+        );
+        for address in ["0.0.0.0", "::", "0:0:0:0:0:0:0:0"] {
+            let mut c = RTCIceCandidate {
+                protocol: RTCIceProtocol::Udp,
+                typ: RTCIceCandidateType::Host,
+                address: address.into(),
+                port: 41234,
+                ..Default::default()
+            };
+            assert!(!rewrite_candidate(&mut c, &to(50000)), "{address}");
+            assert_eq!(c.port, 41234, "a withheld candidate is left as it was");
+        }
+        let mut relay = RTCIceCandidate {
+            protocol: RTCIceProtocol::Udp,
+            typ: RTCIceCandidateType::Relay,
+            address: "0.0.0.0".into(),
+            port: 3478,
+            ..Default::default()
+        };
+        assert!(
+            rewrite_candidate(&mut relay, &to(50000)),
+            "not ours to judge"
+        );
     }
 
     #[test]
@@ -188,11 +273,12 @@ mod tests {
             port: 41234,
             ..Default::default()
         };
-        rewrite_candidate(&mut c, &to(50000));
-        assert_eq!(c.port, 50000);
+        c.address = "10.77.0.1".into();
+        assert!(rewrite_candidate(&mut c, &to(50000)));
+        assert_eq!((c.address.as_str(), c.port), ("10.77.0.1", 50000));
         c.typ = RTCIceCandidateType::Relay;
         c.port = 3478;
-        rewrite_candidate(&mut c, &to(50000));
+        assert!(rewrite_candidate(&mut c, &to(50000)));
         assert_eq!(c.port, 3478);
     }
 }

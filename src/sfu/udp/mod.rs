@@ -6,7 +6,10 @@
 //! own check by its transaction id. What does not route is dropped
 //! and counted (`giaoban_udp_dropped_total{reason}`). Each peer connection gets an
 //! [`Attachment`]: its runtime ([`socket::MuxRuntime`]), whose sockets are virtual sockets on the
-//! shared one, and the rewrite of what it advertises ([`advertise`]).
+//! shared one, and the rewrite of what it advertises ([`advertise`]). Bound to the wildcard
+//! (`0.0.0.0`), the socket still is one: each datagram's destination address (`IP_PKTINFO`)
+//! picks the connection's virtual socket for that interface address, and each send names that
+//! address as its source, so a reply leaves from the address the site sent to.
 
 pub mod advertise;
 pub mod demux;
