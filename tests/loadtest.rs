@@ -3,7 +3,7 @@
 //! with only loopback (no multicast route: joins must not need mDNS), a server bound to every
 //! interface of a two-interface namespace serving sites in another one (`media.bind_ip =
 //! 0.0.0.0`: real addresses announced, replies from the address each site sent to, one UDP
-//! socket), and options that make no sense (no sites, more publishers than sites, a server that is
+//! socket; the same with `::` for IPv4 and IPv6 sites), and options that make no sense (no sites, more publishers than sites, a server that is
 //! not giaoban, a missing media file, a PID that is not the server) refused with a clear message
 //! and exit status 2.
 
@@ -264,23 +264,25 @@ exit $R"#,
     assert!(r["packets"]["received"].as_u64().unwrap() > 50, "{r:#}");
 }
 
-/// What [`multi_homed`] leaves behind: the load tester's JSON report, the server's log and its
-/// UDP sockets (`ss -uanp` while the sites were connected).
+/// What [`multi_homed`] leaves behind: the load tester's JSON reports (IPv4 sites, then IPv6
+/// sites when asked for), the server's log and its UDP sockets (`ss -uanp` while the first sites
+/// were connected).
 struct MultiHomed {
-    report: serde_json::Value,
+    reports: Vec<serde_json::Value>,
     log: String,
     sockets: Vec<String>,
 }
 
 /// Runs the server with `media.bind_ip = bind_ip` in a network namespace of two interfaces
-/// (veth ends a0 10.77.0.1/24 and a1 10.78.0.1/24), and three sites in a second namespace
-/// joined to them (c0 10.77.0.2, c1 10.78.0.2). The sites bind 10.77.0.2 but have no route to
-/// 10.77.0.1: they can reach the server only at 10.78.0.1, while the server's route back to
-/// them leaves through a0, whose own address is 10.77.0.1. A reply that left with the address
-/// the kernel picks for that route would not match the check it answers and ICE would never
-/// connect: every reply must leave from the address its request was sent to. `None`: the host
-/// cannot make namespaces or veth pairs.
-fn multi_homed(bind_ip: &str) -> Option<MultiHomed> {
+/// (veth ends a0 10.77.0.1/24 and a1 10.78.0.1/24; with `ipv6`, also fd77::1/64 and fd78::1/64),
+/// and three sites in a second namespace joined to them (c0 10.77.0.2, c1 10.78.0.2; fd77::2,
+/// fd78::2). The sites bind 10.77.0.2 (fd77::2) but have no route to 10.77.0.1 (fd77::1): they
+/// can reach the server only at 10.78.0.1 (fd78::1), while the server's route back to them
+/// leaves through a0, whose own address is 10.77.0.1 (fd77::1). A reply that left with the
+/// address the kernel picks for that route would not match the check it answers and no media
+/// would flow: every reply must leave from the address its request was sent to. `None`: the
+/// host cannot make namespaces or veth pairs.
+fn multi_homed(bind_ip: &str, ipv6: bool) -> Option<MultiHomed> {
     if !Command::new("unshare")
         .args(["--net", "true"])
         .status()
@@ -291,6 +293,30 @@ fn multi_homed(bind_ip: &str) -> Option<MultiHomed> {
     }
     let dir = data_dir_with_admin();
     let out_dir = tempfile::tempdir().unwrap();
+    let v6_setup = if ipv6 {
+        r#"ip addr add fd77::1/64 dev a0 nodad || exit 77
+ip addr add fd78::1/64 dev a1 nodad
+$SITES ip addr add fd77::2/64 dev c0 nodad
+$SITES ip addr add fd78::2/64 dev c1 nodad
+$SITES ip -6 route add unreachable fd77::1/128
+ip -6 route get fd77::2 | grep -q "dev a0.* src fd77::1" || { echo "unexpected IPv6 route back to the sites" >&2; exit 4; }"#
+    } else {
+        ""
+    };
+    let mut runs = vec![("http://10.78.0.1:8080", "10.77.0.2")];
+    if ipv6 {
+        runs.push(("http://[fd78::1]:8080", "fd77::2"));
+    }
+    let loadtests: String = runs
+        .iter()
+        .enumerate()
+        .map(|(i, (url, bind))| {
+            format!(
+                "GIAOBAN_LOADTEST_USER=do-tai GIAOBAN_LOADTEST_PASSWORD={PASSWORD} $SITES {BIN} loadtest --url {url} --bind {bind} --sites 3 --duration 2 --warmup 1.5 --ramp 20 --quiet --json >{out}/report-{i}.json || exit $?\n",
+                out = out_dir.path().display(),
+            )
+        })
+        .collect();
     let script = format!(
         r#"set -eu
 ip link set lo up
@@ -316,20 +342,16 @@ $SITES ip link set c1 up
 $SITES ip route add unreachable 10.77.0.1/32
 $SITES sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.c0.rp_filter=0 net.ipv4.conf.c1.rp_filter=0
 ip route get 10.77.0.2 | grep -q "dev a0 src 10.77.0.1" || {{ echo "unexpected route back to the sites" >&2; exit 4; }}
-NO_COLOR=1 GIAOBAN_DATA_DIR={data} GIAOBAN_HTTP_ADDR=0.0.0.0:8080 GIAOBAN_MEDIA_BIND_IP={bind_ip} GIAOBAN_MEDIA_UDP_PORT=50000 GIAOBAN_LOG=error,giaoban::sfu=debug {bin} --config {config} serve >{out}/server.log 2>&1 &
+{v6_setup}
+NO_COLOR=1 GIAOBAN_DATA_DIR={data} GIAOBAN_HTTP_ADDR=[::]:8080 GIAOBAN_MEDIA_BIND_IP={bind_ip} GIAOBAN_MEDIA_UDP_PORT=50000 GIAOBAN_LOG=error,giaoban::sfu=debug {bin} --config {config} serve >{out}/server.log 2>&1 &
 S=$!
 for i in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null && break; sleep 0.05; done
 (sleep 2.5; ss -uanpH | grep "pid=$S," > {out}/sockets.txt || true) &
-set +e
-GIAOBAN_LOADTEST_USER=do-tai GIAOBAN_LOADTEST_PASSWORD={password} $SITES {bin} loadtest --url http://10.78.0.1:8080 --bind 10.77.0.2 --sites 3 --duration 2 --warmup 1.5 --ramp 20 --quiet --json
-R=$?
-wait %3 2>/dev/null
-exit $R"#,
+{loadtests}wait %3 2>/dev/null || true"#,
         data = dir.path().display(),
         out = out_dir.path().display(),
         bin = BIN,
         config = CONFIG,
-        password = PASSWORD,
     );
     let out = Command::new("unshare")
         .args(["--net", "bash", "-c", &script])
@@ -342,7 +364,7 @@ exit $R"#,
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     if out.status.code() == Some(77) {
-        eprintln!("skipped: cannot create a veth pair here: {stderr}");
+        eprintln!("skipped: cannot create a veth pair or an IPv6 address here: {stderr}");
         return None;
     }
     let log = std::fs::read_to_string(out_dir.path().join("server.log")).unwrap_or_default();
@@ -350,17 +372,64 @@ exit $R"#,
         out.status.success(),
         "in the namespace: {stderr}\nserver log:\n{log}"
     );
-    let report = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let reports = (0..runs.len())
+        .map(|i| {
+            let json = std::fs::read(out_dir.path().join(format!("report-{i}.json"))).unwrap();
+            serde_json::from_slice(&json).expect("JSON report")
+        })
+        .collect();
     let sockets = std::fs::read_to_string(out_dir.path().join("sockets.txt"))
         .unwrap()
         .lines()
         .map(str::to_owned)
         .collect();
     Some(MultiHomed {
-        report,
+        reports,
         log,
         sockets,
     })
+}
+
+/// Three publishing sites all connected, each receiving the two others' audio and video.
+fn all_sites_received(r: &serde_json::Value) {
+    assert_eq!(r["sites"]["connected"], 3, "{r:#}");
+    assert_eq!(r["sites"]["failed"], 0, "{r:#}");
+    assert_eq!(r["errors"], serde_json::json!([]), "{r:#}");
+    assert!(r["packets"]["received"].as_u64().unwrap() > 300, "{r:#}");
+    assert!(r["packets"]["loss_ratio"].as_f64().unwrap() < 0.05, "{r:#}");
+}
+
+/// Every host candidate in the server's log names one of `addresses` and the shared port, each
+/// of them is announced, none is withheld; the server has one UDP socket, `socket`.
+fn announced_exactly(run: &MultiHomed, addresses: &[&str], socket: &str) {
+    let announced = announced_host_candidates(&run.log);
+    // Each site's two connections trickle every address, and its subscribe offer lists them.
+    assert!(
+        announced.len() >= 6 * addresses.len(),
+        "candidates in the log:\n{}",
+        run.log
+    );
+    for (address, port) in &announced {
+        assert!(
+            addresses.contains(&address.as_str()),
+            "announced {address}:{port}"
+        );
+        assert_eq!(port, "50000", "announced {address}:{port}");
+    }
+    for address in addresses {
+        assert!(
+            announced.iter().any(|(a, _)| a == address),
+            "{address} never announced: {announced:?}"
+        );
+    }
+    assert!(!run.log.contains("withheld"), "{}", run.log);
+    // One UDP socket, the shared port: no socket per connection or per interface.
+    assert_eq!(run.sockets.len(), 1, "{:?}", run.sockets);
+    assert!(
+        run.sockets[0].contains(&format!(" {socket} ")),
+        "{:?}",
+        run.sockets
+    );
 }
 
 /// The host candidates the server announced (address, port): trickled ones from its debug log
@@ -394,39 +463,23 @@ fn announced_host_candidates(log: &str) -> Vec<(String, String)> {
 
 #[test]
 fn a_server_bound_to_every_interface_announces_each_address_and_answers_from_it() {
-    let Some(run) = multi_homed("0.0.0.0") else {
+    let Some(run) = multi_homed("0.0.0.0", false) else {
         return;
     };
-    let r = &run.report;
-    assert_eq!(r["sites"]["connected"], 3, "{r:#}");
-    assert_eq!(r["sites"]["failed"], 0);
-    assert_eq!(r["errors"], serde_json::json!([]));
-    // Three publishers each receive the two others' audio and video.
-    let received = r["packets"]["received"].as_u64().unwrap();
-    assert!(received > 300, "{r:#}");
-    assert!(r["packets"]["loss_ratio"].as_f64().unwrap() < 0.05, "{r:#}");
-    let announced = announced_host_candidates(&run.log);
-    // Each site's two connections trickle both addresses, and its subscribe offer lists them.
-    assert!(announced.len() >= 12, "candidates in the log:\n{}", run.log);
-    for (address, port) in &announced {
-        assert!(
-            address == "10.77.0.1" || address == "10.78.0.1",
-            "announced {address}:{port}"
-        );
-        assert_eq!(port, "50000", "announced {address}:{port}");
-    }
-    for address in ["10.77.0.1", "10.78.0.1"] {
-        assert!(
-            announced.iter().any(|(a, _)| a == address),
-            "{address} never announced: {announced:?}"
-        );
-    }
-    assert!(!run.log.contains("withheld"), "{}", run.log);
-    // One UDP socket, the shared port on the wildcard: no socket per connection or interface.
-    assert_eq!(run.sockets.len(), 1, "{:?}", run.sockets);
-    assert!(
-        run.sockets[0].contains(" 0.0.0.0:50000 "),
-        "{:?}",
-        run.sockets
+    all_sites_received(&run.reports[0]);
+    announced_exactly(&run, &["10.77.0.1", "10.78.0.1"], "0.0.0.0:50000");
+}
+
+#[test]
+fn a_dual_stack_server_serves_ipv4_and_ipv6_sites_on_one_socket() {
+    let Some(run) = multi_homed("::", true) else {
+        return;
+    };
+    all_sites_received(&run.reports[0]);
+    all_sites_received(&run.reports[1]);
+    announced_exactly(
+        &run,
+        &["10.77.0.1", "10.78.0.1", "fd77::1", "fd78::1"],
+        "*:50000",
     );
 }

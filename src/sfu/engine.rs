@@ -245,12 +245,13 @@ pub async fn new_peer_connection(
         connected: connected.clone(),
         announce: attachment.announce(),
     });
-    // The stack binds a throwaway port on the media address to name its local candidate; the
-    // runtime swaps that socket for a virtual one on the shared port.
-    let addr = SocketAddr::new(settings.bind_ip, 0);
+    // The stack binds a throwaway port on the media address (on each interface address when it
+    // is unspecified) to name its local candidates; the runtime swaps each such socket for a
+    // virtual one on the shared port.
+    let addrs = attachment.gather_from();
     let rtcp = Some(metrics.rtcp.clone());
     let runtime = Some(attachment.runtime());
-    let pc = build_on(addr, &settings.nat_1to1_ips, handler, rtcp, runtime).await?;
+    let pc = build_on(addrs, &settings.nat_1to1_ips, handler, rtcp, runtime).await?;
     Ok(Pc {
         pc,
         connected,
@@ -269,12 +270,12 @@ pub async fn build(
     handler: Arc<dyn PeerConnectionEventHandler>,
     rtcp: Option<Arc<RtcpCounters>>,
 ) -> Result<Arc<dyn PeerConnection>, webrtc::error::Error> {
-    build_on(addr, nat_1to1_ips, handler, rtcp, None).await
+    build_on(vec![addr], nat_1to1_ips, handler, rtcp, None).await
 }
 
 /// [`build`], on `runtime` when given (the shared port's, for the SFU).
 async fn build_on(
-    addr: SocketAddr,
+    addrs: Vec<SocketAddr>,
     nat_1to1_ips: &[String],
     handler: Arc<dyn PeerConnectionEventHandler>,
     rtcp: Option<Arc<RtcpCounters>>,
@@ -293,7 +294,7 @@ async fn build_on(
     if !nat_1to1_ips.is_empty() {
         se = se.with_nat_1to1_ips(nat_1to1_ips.to_vec(), RTCIceCandidateType::Host);
     }
-    if addr.ip().is_loopback() {
+    if addrs.iter().any(|a| a.ip().is_loopback()) {
         se = se.with_include_loopback_candidate(true);
     }
     if runtime.is_none() {
@@ -307,7 +308,7 @@ async fn build_on(
         .with_setting_engine(se.build())
         .with_interceptor_registry(registry)
         .with_handler(handler)
-        .with_udp_addrs(vec![addr]);
+        .with_udp_addrs(addrs);
     if let Some(runtime) = runtime {
         builder = builder.with_runtime(runtime);
     }

@@ -9,9 +9,10 @@
 //! With `media.bind_ip` unspecified (`0.0.0.0`, `::`) the stack gathers one host candidate per
 //! usable interface address (loopback and link-local skipped); on a host with none it falls back
 //! to the wildcard itself, and a candidate naming `0.0.0.0` or `::` is withheld: no site could use it.
+//! `::` is a dual-stack socket, so the stack gathers the interfaces of both families for it.
 
 use rtc::peer_connection::transport::{RTCIceCandidate, RTCIceCandidateType, RTCIceProtocol};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 /// What the server's host candidates must say: the shared port, and the public addresses that
@@ -45,6 +46,20 @@ impl Announce {
             None if ip.is_unspecified() => Address::Withhold,
             None => Address::Keep,
         }
+    }
+}
+
+/// The addresses the webrtc stack gathers its host candidates from (port 0: it binds a
+/// throwaway socket on each) for a media socket bound to `bind`: `bind` itself, which the stack
+/// expands when unspecified into the usable interface addresses of its family, except that `::`
+/// (a dual-stack socket, receiving IPv4 too) gathers the interfaces of both families.
+pub fn gather_from(bind: IpAddr) -> Vec<SocketAddr> {
+    match bind {
+        IpAddr::V6(ip) if ip.is_unspecified() => vec![
+            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+            SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
+        ],
+        ip => vec![SocketAddr::new(ip, 0)],
     }
 }
 
@@ -131,6 +146,22 @@ mod tests {
         a=candidate:2 1 udp 1694498815 203.0.113.9 5000 typ srflx raddr 127.0.0.1 rport 41234\r\n\
         a=candidate:3 1 tcp 1518280447 127.0.0.1 9 typ host tcptype active\r\n\
         a=end-of-candidates\r\n";
+
+    #[test]
+    fn a_dual_stack_wildcard_gathers_both_families() {
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            gather_from("::".parse().unwrap()),
+            [at("0.0.0.0:0"), at("[::]:0")]
+        );
+        assert_eq!(gather_from("0.0.0.0".parse().unwrap()), [at("0.0.0.0:0")]);
+        assert_eq!(
+            gather_from("10.77.0.1".parse().unwrap()),
+            [at("10.77.0.1:0")]
+        );
+        assert_eq!(gather_from("fd77::1".parse().unwrap()), [at("[fd77::1]:0")]);
+        assert_eq!(gather_from("::1".parse().unwrap()), [at("[::1]:0")]);
+    }
 
     #[test]
     fn reads_the_local_credentials() {

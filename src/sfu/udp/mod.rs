@@ -9,7 +9,8 @@
 //! shared one, and the rewrite of what it advertises ([`advertise`]). Bound to the wildcard
 //! (`0.0.0.0`), the socket still is one: each datagram's destination address (`IP_PKTINFO`)
 //! picks the connection's virtual socket for that interface address, and each send names that
-//! address as its source, so a reply leaves from the address the site sent to.
+//! address as its source, so a reply leaves from the address the site sent to. Bound to `::`, it
+//! is dual-stack: IPv4 sites arrive as IPv4-mapped addresses, named as plain IPv4 inside.
 
 pub mod advertise;
 pub mod demux;
@@ -17,7 +18,7 @@ pub mod socket;
 
 use crate::metrics::UdpCounters;
 use demux::{DropReason, PcId, Route, Table, check_credentials};
-use socket::{DATAGRAM_BUF, Datagram, Inbox, MuxRuntime, pick};
+use socket::{DATAGRAM_BUF, Datagram, Inbox, MuxRuntime, canonical, pick};
 use std::collections::HashMap;
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, SocketAddr};
@@ -160,6 +161,10 @@ impl MediaSocket {
         // Best effort: a smaller buffer still works, it only drops sooner under a burst.
         let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
         let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+        if addr.is_ipv6() && addr.ip().is_unspecified() {
+            // `::` serves IPv4 sites too, whatever net.ipv6.bindv6only says.
+            socket.set_only_v6(false)?;
+        }
         socket.bind(&addr.into())?;
         socket.set_nonblocking(true)?;
         tracing::debug!(
@@ -226,6 +231,12 @@ impl Attachment {
 
     pub fn port(&self) -> u16 {
         self.shared.local.port()
+    }
+
+    /// The addresses the connection's stack gathers host candidates from
+    /// ([`advertise::gather_from`] the media socket's address).
+    pub fn gather_from(&self) -> Vec<SocketAddr> {
+        advertise::gather_from(self.shared.local.ip())
     }
 
     /// What this connection's host candidates must announce.
@@ -308,8 +319,9 @@ async fn receive(shared: Arc<Shared>) {
             } else {
                 m.stride
             };
+            let (from, dst) = (canonical(m.addr), m.dst_ip.map(|ip| ip.to_canonical()));
             for d in msg.chunks(stride) {
-                shared.route(&routes, m.addr, m.dst_ip, d);
+                shared.route(&routes, from, dst, d);
             }
             if msg.is_empty() {
                 shared.dropped(DropReason::Malformed);

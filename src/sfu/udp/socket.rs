@@ -95,12 +95,16 @@ impl AsyncUdpSocket for VirtualSocket {
             self.shared
                 .expect_answer(t.contents, self.pc, t.destination);
         }
+        let v6 = self.shared.local.is_ipv6();
         let transmit = Transmit {
-            destination: t.destination,
+            destination: on_socket(t.destination, v6),
             ecn: t.ecn,
             contents: t.contents,
             segment_size: None,
-            src_ip: self.shared.wildcard.then_some(self.local.ip()),
+            src_ip: self
+                .shared
+                .wildcard
+                .then(|| on_socket((self.local.ip(), 0).into(), v6).ip()),
         };
         let c = &self.shared.counters;
         match self
@@ -227,9 +231,74 @@ impl Runtime for MuxRuntime {
     }
 }
 
+/// An address as the rest of the server names it: an IPv4 peer of the dual-stack socket (`::`)
+/// arrives as an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`), which the connections, their
+/// candidates and the routes know as plain IPv4.
+pub(super) fn canonical(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip().to_canonical(), a.port())
+}
+
+/// An address as a socket of the family `v6` takes it: IPv4 mapped into IPv6 on an IPv6 socket.
+pub(super) fn on_socket(a: SocketAddr, v6: bool) -> SocketAddr {
+    match a.ip() {
+        IpAddr::V4(ip) if v6 => SocketAddr::new(IpAddr::V6(ip.to_ipv6_mapped()), a.port()),
+        _ => a,
+    }
+}
+
 /// Which inbox of a connection a datagram that arrived on local address `dst` goes to.
 pub(super) fn pick(inboxes: &[(IpAddr, Arc<Inbox>)], dst: Option<IpAddr>) -> Option<&Arc<Inbox>> {
     dst.and_then(|ip| inboxes.iter().find(|(i, _)| *i == ip))
         .or_else(|| inboxes.first())
         .map(|(_, inbox)| inbox)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn ipv4_peers_of_a_dual_stack_socket_are_named_as_ipv4() {
+        assert_eq!(
+            canonical(at("[::ffff:10.77.0.2]:4000")),
+            at("10.77.0.2:4000")
+        );
+        assert_eq!(canonical(at("10.77.0.2:4000")), at("10.77.0.2:4000"));
+        assert_eq!(canonical(at("[fd77::2]:4000")), at("[fd77::2]:4000"));
+        assert_eq!(canonical(at("[::1]:4000")), at("[::1]:4000"), "not mapped");
+        assert_eq!(
+            on_socket(at("10.77.0.2:4000"), true),
+            at("[::ffff:10.77.0.2]:4000")
+        );
+        assert_eq!(on_socket(at("10.77.0.2:4000"), false), at("10.77.0.2:4000"));
+        assert_eq!(on_socket(at("[fd77::2]:4000"), true), at("[fd77::2]:4000"));
+        for a in ["10.77.0.2:4000", "[fd77::2]:4000"] {
+            assert_eq!(canonical(on_socket(at(a), true)), at(a), "{a}: round trip");
+        }
+    }
+
+    #[test]
+    fn a_datagram_goes_to_the_inbox_of_the_address_it_arrived_on() {
+        let (a, b) = (Arc::new(Inbox::default()), Arc::new(Inbox::default()));
+        let list = vec![
+            ("10.77.0.1".parse().unwrap(), a.clone()),
+            ("10.78.0.1".parse().unwrap(), b.clone()),
+        ];
+        let picked = |dst: Option<&str>| pick(&list, dst.map(|d| d.parse().unwrap())).cloned();
+        assert!(Arc::ptr_eq(&picked(Some("10.78.0.1")).unwrap(), &b));
+        assert!(Arc::ptr_eq(&picked(Some("10.77.0.1")).unwrap(), &a));
+        assert!(
+            Arc::ptr_eq(&picked(None).unwrap(), &a),
+            "no destination read: the first"
+        );
+        assert!(
+            Arc::ptr_eq(&picked(Some("10.79.0.1")).unwrap(), &a),
+            "unknown: the first"
+        );
+        assert!(pick(&[], Some("10.77.0.1".parse().unwrap())).is_none());
+    }
 }
