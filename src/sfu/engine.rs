@@ -12,10 +12,9 @@ use crate::config::MediaConfig;
 use crate::metrics::{Gauge, Kind, Metrics, RtcpCounters};
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
+use rtc::interceptor::{NackGeneratorBuilder, NackResponderBuilder};
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::peer_connection::configuration::interceptor_registry::{
-    Registry, register_default_interceptors,
-};
+use rtc::peer_connection::configuration::interceptor_registry::Registry;
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
 };
@@ -24,6 +23,7 @@ use rtc::peer_connection::transport::RTCIceCandidateType;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
+use rtc::rtp_transceiver::rtp_sender::TYPE_RTCP_FB_NACK;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
@@ -286,8 +286,7 @@ async fn build_on(
         counters: rtcp,
         ..Default::default()
     };
-    let registry =
-        register_default_interceptors(Registry::new(), &mut me)?.with(Slot::from(14_000), marker);
+    let registry = interceptors(&mut me)?.with(Slot::from(14_000), marker);
     // No mDNS: it would open a multicast socket per connection, and on a host without a
     // multicast route (an intranet server with no default gateway) that fails every join.
     let mut se = SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::Disabled);
@@ -313,6 +312,37 @@ async fn build_on(
         builder = builder.with_runtime(runtime);
     }
     Ok(Arc::new(builder.build().await?))
+}
+
+/// How often one lost packet is asked for again (NACK) before it is given up. Without a bound
+/// (the crate's default), a packet that never counts as received is asked for every 100 ms for
+/// as long as the connection lives: in a 150-site briefing one publisher was asked for the same
+/// 450 packets 116 times each, and every retransmission was decrypted and refused as a replay.
+pub const MAX_NACKS_PER_PACKET: u16 = 5;
+
+/// The crate's default interceptors (NACK generator and responder, simulcast header extensions,
+/// transport-wide congestion control receiver, sender and receiver reports), with the NACK
+/// generator bounded by [`MAX_NACKS_PER_PACKET`].
+fn interceptors(me: &mut MediaEngine) -> Result<Registry, webrtc::error::Error> {
+    use rtc::peer_connection::configuration::interceptor_registry as defaults;
+    for parameter in ["", "pli"] {
+        let feedback = RTCPFeedback {
+            typ: TYPE_RTCP_FB_NACK.to_owned(),
+            parameter: parameter.to_owned(),
+        };
+        me.register_feedback(feedback, RtpCodecKind::Video);
+    }
+    let registry = Registry::new()
+        .with(Slot::NackResponder, NackResponderBuilder::new().build())
+        .with(
+            Slot::NackGenerator,
+            NackGeneratorBuilder::new()
+                .with_max_nacks_per_packet(MAX_NACKS_PER_PACKET)
+                .build(),
+        );
+    defaults::configure_simulcast_extension_headers(me)?;
+    let registry = defaults::configure_twcc_receiver_only(registry, me)?;
+    Ok(defaults::configure_rtcp_reports(registry))
 }
 
 /// Interceptor that lets PLI and FIR through to the application (they otherwise stop inside the
@@ -386,4 +416,22 @@ impl Interceptor for KeyframeRequestMarker {
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chain_is_the_crates_default_with_a_bounded_nack_generator() {
+        let mut ours = media_engine().unwrap();
+        let mut theirs = media_engine().unwrap();
+        let defaults =
+            rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors(
+                Registry::new(),
+                &mut theirs,
+            )
+            .unwrap();
+        assert_eq!(interceptors(&mut ours).unwrap().slots(), defaults.slots());
+    }
 }
