@@ -54,6 +54,25 @@ async fn the_host_gives_the_floor_and_mutes_again_in_browsers() {
         "the site to be muted by the chair",
     )
     .await;
+    // Muted, its page sends silence with DTX (usedtx=1): a packet every 400 ms, not 50 a second.
+    let sent = || async {
+        eval(
+            pa,
+            "(async () => (await window.giaoban.stats()).outboundAudio.packetsSent)()",
+        )
+        .await
+        .as_u64()
+        .unwrap_or(0)
+    };
+    let s1 = sent().await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let s2 = sent().await;
+    eprintln!("muted page: {} audio packets sent in 2 s", s2 - s1);
+    assert!(
+        s2 - s1 < 40,
+        "a muted page sends {} audio packets in 2 s",
+        s2 - s1
+    );
     // The site asks to speak; the host sees it in its queue.
     wait_for(
         pa,

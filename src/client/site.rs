@@ -570,6 +570,12 @@ impl SiteClient {
         std::mem::replace(&mut self.received, mpsc::channel(1).1)
     }
 
+    /// Takes the stream of signaling messages, for a task of its own; [`SiteClient::next_message`]
+    /// then yields nothing.
+    pub fn take_messages(&mut self) -> mpsc::Receiver<ServerMsg> {
+        std::mem::replace(&mut self.messages, mpsc::channel(1).1)
+    }
+
     /// Packets the client read but could not queue (its reader was too slow).
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Relaxed)

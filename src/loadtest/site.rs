@@ -1,5 +1,6 @@
 //! One simulated site of a load test: joins through the real signaling with the crate's client,
-//! publishes the media plan in a loop (when it is a publisher), receives everything the server
+//! publishes the media plan in a loop (when it is a publisher; while muted, one audio packet every
+//! 400 ms, as a muted page with Opus DTX does), receives everything the server
 //! forwards to it, and measures: time to the first complete video frame, packets received and
 //! missing (per forwarded stream, from sequence gaps), forwarding delay from the payload stamps.
 //! Counting into the shared totals happens only while the window is open.
@@ -7,12 +8,16 @@
 use super::media::{self, MediaPlan, Stamp};
 use crate::client::{Received, SiteClient};
 use crate::sfu::forward::LossCounter;
-use crate::signal::protocol::MediaKind;
+use crate::signal::protocol::{MediaKind, ServerMsg};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// How often a muted site sends an audio packet (Opus DTX sends one every 400 ms).
+const DTX_INTERVAL_MS: u64 = 400;
 
 /// Totals shared by every site of a run, and the switches the run flips.
 #[derive(Debug, Default)]
@@ -97,6 +102,12 @@ pub async fn run(
             .await;
     }
     let mut packets = client.take_packets();
+    let muted = Arc::new(AtomicBool::new(false));
+    let watch = tokio::spawn(watch_mute(
+        client.take_messages(),
+        own_site(&client.joined),
+        muted.clone(),
+    ));
     let client = Arc::new(client);
     let sender = spec.publish.then(|| {
         tokio::spawn(publish(
@@ -105,6 +116,7 @@ pub async fn run(
             plan,
             shared.clone(),
             epoch,
+            muted,
         ))
     });
 
@@ -123,6 +135,7 @@ pub async fn run(
     if let Some(s) = sender {
         let _ = s.await;
     }
+    watch.abort();
     let rtcp = &client.rtcp;
     shared
         .nacks_received
@@ -170,20 +183,47 @@ fn receive(
     }
 }
 
+fn own_site(joined: &ServerMsg) -> String {
+    match joined {
+        ServerMsg::Joined { site, .. } => site.id.clone(),
+        _ => String::new(),
+    }
+}
+
+/// Follows the site's own microphone mute (the server tells it after `joined`, and on changes).
+async fn watch_mute(mut messages: mpsc::Receiver<ServerMsg>, me: String, muted: Arc<AtomicBool>) {
+    while let Some(msg) = messages.recv().await {
+        if let ServerMsg::MuteChanged {
+            site_id,
+            kind: MediaKind::Audio,
+            muted: m,
+            ..
+        } = msg
+            && site_id == me
+        {
+            muted.store(m, Relaxed);
+        }
+    }
+}
+
 /// Sends the plan in a loop: video frames at their own pace (all packets of a frame at once, the
-/// marker on the last), an Opus packet every 20 ms; timestamps keep rising across loops.
+/// marker on the last), an Opus packet every 20 ms; timestamps keep rising across loops. While the
+/// site is muted it sends as a muted page does with Opus DTX (the server's answer asks for it):
+/// one packet every 400 ms.
 async fn publish(
     client: Arc<SiteClient>,
     site: u32,
     plan: Arc<MediaPlan>,
     shared: Arc<Shared>,
     epoch: Instant,
+    muted: Arc<AtomicBool>,
 ) {
     let start = tokio::time::Instant::now();
     let (mut next_video, mut next_audio) = (start, start);
     let (mut vi, mut ai) = (0usize, 0usize);
-    let audio_step = Duration::from_millis(20);
     while !shared.stop.load(Relaxed) {
+        let dtx = muted.load(Relaxed);
+        let audio_step = Duration::from_millis(if dtx { DTX_INTERVAL_MS } else { 20 });
         tokio::time::sleep_until(next_video.min(next_audio)).await;
         let now = tokio::time::Instant::now();
         if now >= next_video {
@@ -216,8 +256,9 @@ async fn publish(
                     sent_us: now_us(epoch),
                 },
             );
+            let samples = 48 * audio_step.as_millis() as u32;
             let sent = client
-                .send_packet(MediaKind::Audio, payload, true, Some(960))
+                .send_packet(MediaKind::Audio, payload, true, Some(samples))
                 .await;
             if sent.is_ok() && shared.measuring.load(Relaxed) {
                 shared.sent.fetch_add(1, Relaxed);

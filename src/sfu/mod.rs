@@ -9,6 +9,7 @@ pub mod chair;
 pub mod chairing;
 pub mod control;
 pub mod downtrack;
+pub mod dtx;
 pub mod engine;
 pub mod floor;
 pub mod forward;

@@ -259,7 +259,7 @@ impl Participant {
             .publish
             .as_ref()
             .expect("publish pc")
-            .advertise(&answer.sdp);
+            .advertise(&super::dtx::with_opus_dtx(&answer.sdp));
         if let Err(e) = pc.set_local_description(answer).await {
             return self.error(
                 ErrorCode::Internal,
