@@ -10,8 +10,9 @@
 #   layouts 30 sites all publishing, each page with the default layout (remote sites: host and
 #           floor; the host: a page of 25); sites join muted (more than 5 sites)
 #   alltoall the same 30 sites, every site showing every other and unmuted (--layout all)
-#   memory  idle RSS of a fresh server, then after ten sessions of 50 sites (2 publishing, one
-#           session after the other)
+#   memory  idle RSS of a fresh server, then 10 s after ten sessions of 50 sites (2 publishing,
+#           one session after the other), split into anonymous and file-backed memory, with the
+#           thread count and the peak RSS
 # Usage: benches/scenarios.sh [pairs|fanout|city|layouts|alltoall|memory ...]
 #        (default: pairs fanout city)
 # Env: DURATION (s, default 20), WARMUP (s, default 3), OUT (directory for the JSON reports,
@@ -71,18 +72,24 @@ run_scenario() { # name, label, options...
 }
 
 rss_kb() { grep VmRSS "/proc/$SERVER_PID/status" | awk '{print $2}'; }
+# What the RSS is made of: anonymous memory (heap, stacks) vs the binary's and libraries' pages.
+anon_kb() { grep '^Anonymous' "/proc/$SERVER_PID/smaps_rollup" | awk '{print $2}'; }
+threads() { grep Threads "/proc/$SERVER_PID/status" | awk '{print $2}'; }
+peak_kb() { grep VmHWM "/proc/$SERVER_PID/status" | awk '{print $2}'; }
+ratio() { python3 -c "print(round($1/$2, 2))"; }
 
 memory() {
   start_server
   sleep 5
-  local fresh after
-  fresh=$(rss_kb)
+  local fresh fresh_anon fresh_threads after after_anon after_threads
+  fresh=$(rss_kb) fresh_anon=$(anon_kb) fresh_threads=$(threads)
   for i in $(seq 10); do
     DURATION=5 WARMUP=1 loadtest "memory-$i" --sites 50 --publishers 2 --ramp 25 --quiet
+    echo "memory: after session $i: RSS $(($(rss_kb) / 1024)) MB, anonymous $(($(anon_kb) / 1024)) MB, $(threads) threads" >&2
   done
   sleep 10
-  after=$(rss_kb)
-  echo "| memory | $(date -u +%d/%m/%Y) | $(git rev-parse --short HEAD) | idle RSS fresh $((fresh / 1024)) MB, after ten 50-site sessions $((after / 1024)) MB, ratio $(python3 -c "print(round($after/$fresh, 2))") |"
+  after=$(rss_kb) after_anon=$(anon_kb) after_threads=$(threads)
+  echo "| memory | $(date -u +%d/%m/%Y) | $(git rev-parse --short HEAD) | load $(cut -d' ' -f1 /proc/loadavg) | idle RSS fresh $((fresh / 1024)) MB, after ten 50-site sessions $((after / 1024)) MB, ratio $(ratio "$after" "$fresh") | anonymous $((fresh_anon / 1024)) → $((after_anon / 1024)) MB, file-backed $(((fresh - fresh_anon) / 1024)) → $(((after - after_anon) / 1024)) MB | threads $fresh_threads → $after_threads | peak RSS $(($(peak_kb) / 1024)) MB |"
   stop_server
 }
 

@@ -1,17 +1,24 @@
 //! Password verification off the async workers, with bounded memory: a fixed pool of worker
-//! threads (one per core by default), each keeping its own argon2 working memory (about 19 MiB
-//! for the default parameters) and reusing it for every hash, so a login flood neither grows the
-//! heap nor leaves freed arenas behind. At most one job per worker is in flight: [`Hasher::verify`]
-//! refuses at once with [`Busy`] when every worker is taken (the caller answers 429).
+//! threads (one per core by default) sharing at most one argon2 working memory each (about
+//! 19 MiB for the default parameters), reused from hash to hash while logins keep coming, so a
+//! login flood neither grows the heap nor leaves freed arenas behind; after [`KEEP_IDLE`] without
+//! a login it is given back, so an idle server does not hold it. At most one job per worker is in
+//! flight: [`Hasher::verify`] refuses at once with [`Busy`] when every worker is taken (the caller
+//! answers 429).
 
 use argon2::password_hash::{Output, PasswordHash};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::time::Duration;
 use tokio::sync::{Semaphore, oneshot};
 
 /// Working memory above this is refused (a stored hash asking for more is not ours).
 const MAX_BLOCKS: usize = 64 * 1024; // 64 MiB of 1 KiB blocks
+
+/// The working memories are given back after this long without a login.
+pub const KEEP_IDLE: Duration = Duration::from_secs(5);
 
 /// Every worker is busy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,11 +38,52 @@ pub struct Hasher {
     workers: usize,
     in_flight: Arc<AtomicUsize>,
     peak: Arc<AtomicUsize>,
+    memories: Arc<Memories>,
+}
+
+/// The working memories not in use (at most one per worker) and the bytes of all of them, in
+/// use or not.
+#[derive(Default)]
+struct Memories {
+    spare: Mutex<Vec<Vec<Block>>>,
+    bytes: AtomicUsize,
+}
+
+impl Memories {
+    fn take(&self) -> Vec<Block> {
+        lock(&self.spare).pop().unwrap_or_default()
+    }
+
+    fn put_back(&self, memory: Vec<Block>, grown_by: usize) {
+        self.bytes.fetch_add(grown_by, Ordering::Relaxed);
+        lock(&self.spare).push(memory);
+    }
+
+    /// Frees the memories no worker is using (outside the lock).
+    fn release(&self) {
+        let freed = std::mem::take(&mut *lock(&self.spare));
+        let bytes: usize = freed
+            .iter()
+            .map(|m| m.capacity() * size_of::<Block>())
+            .sum();
+        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+        drop(freed);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Hasher {
-    /// A pool of `workers` threads (`0`: one per core).
+    /// A pool of `workers` threads (`0`: one per core) that gives its memory back after
+    /// [`KEEP_IDLE`] without a login.
     pub fn new(workers: usize) -> Hasher {
+        Hasher::with_keep_idle(workers, KEEP_IDLE)
+    }
+
+    /// Same, giving the memory back after `keep_idle` without a login.
+    pub fn with_keep_idle(workers: usize, keep_idle: Duration) -> Hasher {
         let workers = if workers == 0 {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {
@@ -43,19 +91,34 @@ impl Hasher {
         };
         let (jobs, rx) = mpsc::sync_channel::<Job>(workers);
         let rx = Arc::new(Mutex::new(rx));
+        let memories = Arc::new(Memories::default());
         for i in 0..workers {
             let rx = rx.clone();
+            let memories = memories.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
-                    let mut memory: Vec<Block> = Vec::new();
                     loop {
+                        // Only the worker holding the receiver takes jobs: when none came for
+                        // `keep_idle`, every hash started before has ended (one takes well
+                        // under a second) and all the memories are spare.
                         let job = match rx.lock() {
-                            Ok(rx) => rx.recv(),
+                            Ok(rx) => rx.recv_timeout(keep_idle),
                             Err(_) => return,
                         };
-                        let Ok(job) = job else { return };
+                        let job = match job {
+                            Ok(job) => job,
+                            Err(RecvTimeoutError::Timeout) => {
+                                memories.release();
+                                continue;
+                            }
+                            Err(RecvTimeoutError::Disconnected) => return,
+                        };
+                        let mut memory = memories.take();
+                        let before = memory.capacity();
                         let ok = verify_with(&job.password, &job.phc, &mut memory);
+                        let grown_by = (memory.capacity() - before) * size_of::<Block>();
+                        memories.put_back(memory, grown_by);
                         let _ = job.reply.send(ok);
                     }
                 })
@@ -67,11 +130,17 @@ impl Hasher {
             workers,
             in_flight: Arc::new(AtomicUsize::new(0)),
             peak: Arc::new(AtomicUsize::new(0)),
+            memories,
         }
     }
 
     pub fn workers(&self) -> usize {
         self.workers
+    }
+
+    /// Bytes of argon2 working memory held now (in use or kept for the next login).
+    pub fn memory_bytes(&self) -> usize {
+        self.memories.bytes.load(Ordering::Relaxed)
     }
 
     /// The most verifications that were ever in flight at once.
@@ -184,5 +253,31 @@ mod tests {
         assert_eq!(hasher.peak_in_flight(), 1);
         // Free again afterwards.
         assert_eq!(hasher.verify("sai".into(), phc).await, Ok(false));
+    }
+
+    #[tokio::test]
+    async fn memory_is_reused_while_logins_come_and_given_back_when_idle() {
+        let phc = hash_password("mật khẩu đủ dài");
+        let busy = Hasher::with_keep_idle(2, Duration::from_secs(3600));
+        assert_eq!(busy.memory_bytes(), 0, "nothing before the first login");
+        for _ in 0..4 {
+            assert_eq!(
+                busy.verify("mật khẩu đủ dài".into(), phc.clone()).await,
+                Ok(true)
+            );
+        }
+        let held = busy.memory_bytes();
+        // One hash at a time: one working memory (19 MiB for the default parameters), reused.
+        assert_eq!(held, 19 * 1024 * 1024, "{held}");
+
+        let idle = Hasher::with_keep_idle(2, Duration::from_millis(50));
+        assert_eq!(idle.verify("sai".into(), phc.clone()).await, Ok(false));
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while idle.memory_bytes() != 0 {
+            assert!(std::time::Instant::now() < deadline, "never given back");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // And taken again for the next login.
+        assert_eq!(idle.verify("mật khẩu đủ dài".into(), phc).await, Ok(true));
     }
 }

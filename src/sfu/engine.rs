@@ -118,22 +118,33 @@ impl Drop for Pc {
     fn drop(&mut self) {
         // The connection's tasks and buffers go a moment after it is dropped; once none is left
         // (a session ended), give the freed memory back (glibc keeps it in its arenas otherwise).
-        let metrics = self.metrics.clone();
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                // Twice: what the connections held goes at once, what the room and the
-                // consumers of its events held a few seconds later.
-                for secs in [2, 6] {
-                    tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
-                    if metrics.peer_connections.load(Relaxed) != 0 {
-                        return;
-                    }
-                    let _ = tokio::task::spawn_blocking(release_free_memory).await;
-                }
-            });
+        // One such check at a time for the whole process (a session's end drops its
+        // connections all at once; each used to start its own, and its own blocking thread).
+        if TRIM_SCHEDULED.swap(true, Relaxed) {
+            return;
         }
+        let metrics = self.metrics.clone();
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            TRIM_SCHEDULED.store(false, Relaxed);
+            return;
+        };
+        rt.spawn(async move {
+            // Twice: what the connections held goes at once, what the room and the
+            // consumers of its events held a few seconds later.
+            for secs in [2, 6] {
+                tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+                if metrics.peer_connections.load(Relaxed) != 0 {
+                    break;
+                }
+                let _ = tokio::task::spawn_blocking(release_free_memory).await;
+            }
+            TRIM_SCHEDULED.store(false, Relaxed);
+        });
     }
 }
+
+/// Set while a task waits to give freed memory back (see [`Pc`]'s `Drop`).
+static TRIM_SCHEDULED: AtomicBool = AtomicBool::new(false);
 
 /// Returns freed heap memory to the OS (glibc `malloc_trim`; nothing elsewhere).
 pub fn release_free_memory() {
