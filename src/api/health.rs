@@ -59,6 +59,7 @@ pub(crate) async fn metrics_text(State(app): State<AppState>) -> impl IntoRespon
         live_sites,
         sessions: &sessions,
         process: metrics::process::sample("self").ok(),
+        heap: crate::memory::heap_stats(),
     });
     (
         [(

@@ -13,6 +13,8 @@ pub struct Scrape<'a> {
     pub live_sites: usize,
     pub sessions: &'a [SessionSnapshot],
     pub process: Option<ProcessSample>,
+    /// The allocator's live and resident bytes.
+    pub heap: Option<crate::memory::HeapStats>,
 }
 
 /// Escapes a label value (backslash, double quote, line feed).
@@ -266,6 +268,22 @@ pub fn render(s: &Scrape) -> String {
             p.peak_rss_bytes,
         );
     }
+    if let Some(h) = s.heap {
+        metric(
+            &mut out,
+            "giaoban_heap_allocated_bytes",
+            "gauge",
+            "Bytes of live heap allocations (jemalloc).",
+            h.allocated,
+        );
+        metric(
+            &mut out,
+            "giaoban_heap_resident_bytes",
+            "gauge",
+            "Resident bytes of the heap allocator: live, free not yet given back, metadata.",
+            h.resident,
+        );
+    }
     out
 }
 
@@ -314,6 +332,10 @@ mod tests {
                 rss_bytes: 10,
                 peak_rss_bytes: 20,
             }),
+            heap: Some(crate::memory::HeapStats {
+                allocated: 30,
+                resident: 40,
+            }),
         });
         assert!(
             text.contains(
@@ -323,6 +345,8 @@ mod tests {
         assert!(text.contains("giaoban_sessions 1\n"));
         assert!(text.contains("giaoban_session_loss_ratio{session=\"a\\\"b\\\\c\"} 0.1\n"));
         assert!(text.contains("process_cpu_seconds_total 1.5\n"));
+        assert!(text.contains("giaoban_heap_allocated_bytes 30\n"));
+        assert!(text.contains("giaoban_heap_resident_bytes 40\n"));
         assert!(text.contains("giaoban_udp_dropped_total{reason=\"bad_credentials\"} 4\n"));
         assert!(text.ends_with('\n'));
     }

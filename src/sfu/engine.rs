@@ -117,7 +117,7 @@ pub struct Pc {
 impl Drop for Pc {
     fn drop(&mut self) {
         // The connection's tasks and buffers go a moment after it is dropped; once none is left
-        // (a session ended), give the freed memory back (glibc keeps it in its arenas otherwise).
+        // (a session ended), give the freed memory back at once.
         // One such check at a time for the whole process (a session's end drops its
         // connections all at once; each used to start its own, and its own blocking thread).
         if TRIM_SCHEDULED.swap(true, Relaxed) {
@@ -146,13 +146,10 @@ impl Drop for Pc {
 /// Set while a task waits to give freed memory back (see [`Pc`]'s `Drop`).
 static TRIM_SCHEDULED: AtomicBool = AtomicBool::new(false);
 
-/// Returns freed heap memory to the OS (glibc `malloc_trim`; nothing elsewhere).
+/// Returns freed heap memory to the OS at once (see [`crate::memory::release`]; jemalloc would
+/// also give it back by itself within a few seconds).
 pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists; it takes its own locks.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+    crate::memory::release();
 }
 
 /// Passes every event on to the SFU's handler, keeps [`Pc::connected`] up to date and makes
