@@ -80,14 +80,15 @@ mod tests {
             Some(true),
             "the options were read"
         );
-        // 128 MiB written (so resident), then freed: most of it leaves at once (other tests
-        // of this process allocate meanwhile, far less than that).
-        let big = vec![1u8; 128 << 20];
-        std::hint::black_box(&big);
+        // 128 MiB in 2,048 blocks of 64 KiB (in the ordinary arenas, below the size that
+        // jemalloc gives back at once), written (so resident), then freed: most of it leaves at
+        // the purge (other tests of this process allocate meanwhile, far less than that).
+        let blocks: Vec<Vec<u8>> = (0..2048).map(|_| vec![1u8; 64 << 10]).collect();
+        std::hint::black_box(&blocks);
         let during = heap_stats().expect("jemalloc statistics");
         assert!(during.allocated >= 128 << 20, "{during:?}");
         assert!(during.resident >= 128 << 20, "{during:?}");
-        drop(big);
+        drop(blocks);
         assert!(release(), "jemalloc purges");
         let after = heap_stats().unwrap();
         assert!(
