@@ -1,9 +1,9 @@
 //! The Rust client of signaling protocol v1: a site that joins with a token, publishes one Opus
 //! and one VP8 track of pre-packetised RTP (what the tests and the load tester send), and receives
 //! every other site's tracks. It can also share a screen (a second, content video track) and send
-//! audio levels (`site/share.rs`). [`Signaling`] is the bare WebSocket half, for tests that speak the
-//! protocol (or break it) by hand.
+//! audio levels (`site/share.rs`). The bare WebSocket half is [`Signaling`] (`signaling.rs`).
 
+pub use super::signaling::{ClientError, Incoming, Signaling};
 use crate::metrics::RtcpCounters;
 use crate::sfu::engine;
 use crate::signal::protocol::{
@@ -31,82 +31,6 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionEventHandler, RTCPeerConnectionIceEvent,
 };
-
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error("websocket: {0}")]
-    Ws(#[from] tokio_tungstenite::tungstenite::Error),
-    #[error("peer connection: {0}")]
-    WebRtc(#[from] webrtc::error::Error),
-    #[error("server error {code:?}: {message}")]
-    Server {
-        code: crate::signal::protocol::ErrorCode,
-        message: String,
-    },
-    #[error("unexpected: {0}")]
-    Protocol(String),
-    #[error("timed out waiting for {0}")]
-    Timeout(&'static str),
-}
-
-/// What the server sent, or how the socket ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Incoming {
-    Msg(ServerMsg),
-    /// A close frame (code) or the end of the stream (None).
-    Closed(Option<u16>),
-}
-
-/// The WebSocket half alone.
-pub struct Signaling {
-    ws: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-}
-
-impl Signaling {
-    pub async fn connect(ws_url: &str) -> Result<Self, ClientError> {
-        let (ws, _) = tokio_tungstenite::connect_async(ws_url).await?;
-        Ok(Signaling { ws })
-    }
-
-    pub async fn send(&mut self, msg: &ClientMsg) -> Result<(), ClientError> {
-        self.send_text(serde_json::to_string(msg).expect("client messages serialize"))
-            .await
-    }
-
-    pub async fn send_text(&mut self, text: String) -> Result<(), ClientError> {
-        Ok(self.ws.send(Message::Text(text.into())).await?)
-    }
-
-    pub async fn send_raw(&mut self, msg: Message) -> Result<(), ClientError> {
-        Ok(self.ws.send(msg).await?)
-    }
-
-    /// The next server message (skipping pings), or how the socket ended.
-    pub async fn recv(&mut self) -> Incoming {
-        loop {
-            match self.ws.next().await {
-                Some(Ok(Message::Text(t))) => match serde_json::from_str(&t) {
-                    Ok(m) => return Incoming::Msg(m),
-                    Err(e) => tracing::warn!("unreadable server message {t}: {e}"),
-                },
-                Some(Ok(Message::Close(frame))) => {
-                    return Incoming::Closed(frame.map(|f| f.code.into()));
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return Incoming::Closed(None),
-            }
-        }
-    }
-
-    /// The next message within `timeout`.
-    pub async fn recv_timeout(&mut self, timeout: Duration) -> Result<Incoming, ClientError> {
-        tokio::time::timeout(timeout, self.recv())
-            .await
-            .map_err(|_| ClientError::Timeout("a server message"))
-    }
-}
 
 /// One RTP packet a client received, with the track it came on.
 #[derive(Debug, Clone)]
