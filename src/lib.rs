@@ -14,6 +14,7 @@ pub mod kiosk;
 pub mod listener;
 pub mod live;
 pub mod loadtest;
+pub mod logging;
 pub mod memory;
 pub mod metrics;
 pub mod record;

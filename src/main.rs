@@ -131,13 +131,10 @@ const DEFAULT_LOG: &str = "warn,giaoban=info,webrtc=error,rtc=error,rtc_ice=erro
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GIAOBAN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    giaoban::logging::init(
+        tracing_subscriber::EnvFilter::try_from_env("GIAOBAN_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG)),
+    );
     if let Some(Command::Loadtest(options)) = cli.command {
         return loadtest(*options);
     }

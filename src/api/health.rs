@@ -60,6 +60,7 @@ pub(crate) async fn metrics_text(State(app): State<AppState>) -> impl IntoRespon
         sessions: &sessions,
         process: metrics::process::sample("self").ok(),
         heap: crate::memory::heap_stats(),
+        stack_log_events: crate::logging::stack_events(),
     });
     (
         [(

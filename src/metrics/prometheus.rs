@@ -15,6 +15,8 @@ pub struct Scrape<'a> {
     pub process: Option<ProcessSample>,
     /// The allocator's live and resident bytes.
     pub heap: Option<crate::memory::HeapStats>,
+    /// Events the WebRTC stack logged (most held back: see `crate::logging`).
+    pub stack_log_events: u64,
 }
 
 /// Escapes a label value (backslash, double quote, line feed).
@@ -144,7 +146,7 @@ pub fn render(s: &Scrape) -> String {
     for (name, help, v) in gauges {
         metric(&mut out, name, "gauge", help, v);
     }
-    let counters: [(&str, &str, u64); 11] = [
+    let counters: [(&str, &str, u64); 12] = [
         (
             "giaoban_packets_in_total",
             "RTP packets received from publishers.",
@@ -194,6 +196,11 @@ pub fn render(s: &Scrape) -> String {
             "giaoban_plis_sent_total",
             "Keyframe requests (PLI) sent to publishers.",
             n.keyframe_requests,
+        ),
+        (
+            "giaoban_media_stack_log_events_total",
+            "Warnings and errors the WebRTC stack logged; each of its call sites writes one line per 10 s.",
+            s.stack_log_events,
         ),
         (
             "giaoban_keyframe_requests_total",
@@ -336,7 +343,9 @@ mod tests {
                 allocated: 30,
                 resident: 40,
             }),
+            stack_log_events: 12,
         });
+        assert!(text.contains("giaoban_media_stack_log_events_total 12\n"));
         assert!(
             text.contains(
                 "# TYPE giaoban_packets_out_total counter\ngiaoban_packets_out_total 990\n"
