@@ -270,14 +270,21 @@ async fn a_relay_only_room_page_exchanges_media_through_coturn_over_tcp() {
         assert!(moved.as_u64().unwrap() > 0, "{p}");
     }
     let before_state = eval(&page, "window.giaoban.state()").await;
-    let stats = eval(&page, "(async () => await window.giaoban.stats())()").await;
-    assert!(
-        stats["inboundAudio"]["packetsReceived"]
+    // The host's audio arrives too; with Opus DTX its silences are sparse (a packet per 400 ms),
+    // so the first audio packet may follow the first video frame by a moment.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stats = eval(&page, "(async () => await window.giaoban.stats())()").await;
+        if stats["inboundAudio"]["packetsReceived"]
             .as_u64()
             .unwrap_or(0)
-            > 0,
-        "{stats}"
-    );
+            > 0
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{stats}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // ICE restart on the relayed page (as when its network changes): it stays in the room and
     // keeps decoding, still through the relay.
     let frames = "(async () => { const s = await window.giaoban.stats(); return s.perSite[%SITE%].framesDecoded; })()";
