@@ -239,8 +239,10 @@ pub enum EngineError {
     WebRtc(#[from] webrtc::error::Error),
 }
 
-/// Builds one SFU peer connection on the shared media port.
+/// Builds one SFU peer connection on the shared media port, with the interceptors of the way
+/// its media flows.
 pub async fn new_peer_connection(
+    direction: Direction,
     settings: &MediaSettings,
     media: &MediaSocket,
     metrics: &Arc<Metrics>,
@@ -258,8 +260,14 @@ pub async fn new_peer_connection(
     // virtual one on the shared port.
     let addrs = attachment.gather_from();
     let rtcp = Some(metrics.rtcp.clone());
-    let runtime = Some(attachment.runtime());
-    let pc = build_on(addrs, &settings.nat_1to1_ips, handler, rtcp, runtime).await?;
+    let pc = build_on(
+        addrs,
+        &settings.nat_1to1_ips,
+        handler,
+        rtcp,
+        Some((attachment.runtime(), direction)),
+    )
+    .await?;
     Ok(Pc {
         pc,
         connected,
@@ -281,20 +289,25 @@ pub async fn build(
     build_on(vec![addr], nat_1to1_ips, handler, rtcp, None).await
 }
 
-/// [`build`], on `runtime` when given (the shared port's, for the SFU).
+/// [`build`], on `sfu`'s runtime (the shared port's) with its direction's interceptors when
+/// given.
 async fn build_on(
     addrs: Vec<SocketAddr>,
     nat_1to1_ips: &[String],
     handler: Arc<dyn PeerConnectionEventHandler>,
     rtcp: Option<Arc<RtcpCounters>>,
-    runtime: Option<Arc<dyn Runtime>>,
+    sfu: Option<(Arc<dyn Runtime>, Direction)>,
 ) -> Result<Arc<dyn PeerConnection>, webrtc::error::Error> {
+    let (runtime, direction) = match sfu {
+        Some((runtime, direction)) => (Some(runtime), direction),
+        None => (None, Direction::Both),
+    };
     let mut me = media_engine()?;
     let marker = KeyframeRequestMarker {
         counters: rtcp,
         ..Default::default()
     };
-    let registry = interceptors(&mut me)?.with(Slot::from(14_000), marker);
+    let registry = interceptors(&mut me, direction)?.with(Slot::from(14_000), marker);
     // No mDNS: it would open a multicast socket per connection, and on a host without a
     // multicast route (an intranet server with no default gateway) that fails every join.
     let mut se = SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::Disabled);
@@ -328,10 +341,30 @@ async fn build_on(
 /// 450 packets 116 times each, and every retransmission was decrypted and refused as a replay.
 pub const MAX_NACKS_PER_PACKET: u16 = 5;
 
+/// Which way media flows on a connection, which decides the interceptors it needs. Every
+/// interceptor sees every packet (each one queues it and hands it on), so one that has nothing
+/// to do in a direction still costs a copy of the packet there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// A site's publish connection: the SFU only receives media (it sends RTCP feedback).
+    Receive,
+    /// A site's subscribe connection: the SFU only sends media (it receives RTCP feedback).
+    Send,
+    /// Both ways (the Rust client's connections).
+    Both,
+}
+
 /// The crate's default interceptors (NACK generator and responder, simulcast header extensions,
 /// transport-wide congestion control receiver, sender and receiver reports), with the NACK
-/// generator bounded by [`MAX_NACKS_PER_PACKET`].
-fn interceptors(me: &mut MediaEngine) -> Result<Registry, webrtc::error::Error> {
+/// generator bounded by [`MAX_NACKS_PER_PACKET`], keeping those that work on the media flowing
+/// in `direction`: for receiving, the NACK generator, the transport-wide congestion control
+/// receiver and receiver reports; for sending, the NACK responder and sender reports. What is
+/// negotiated (codecs, feedback, header extensions) is the same whatever the direction.
+fn interceptors(
+    me: &mut MediaEngine,
+    direction: Direction,
+) -> Result<Registry, webrtc::error::Error> {
+    use rtc::interceptor::{ReceiverReportBuilder, SenderReportBuilder};
     use rtc::peer_connection::configuration::interceptor_registry as defaults;
     for parameter in ["", "pli"] {
         let feedback = RTCPFeedback {
@@ -340,17 +373,28 @@ fn interceptors(me: &mut MediaEngine) -> Result<Registry, webrtc::error::Error> 
         };
         me.register_feedback(feedback, RtpCodecKind::Video);
     }
-    let registry = Registry::new()
-        .with(Slot::NackResponder, NackResponderBuilder::new().build())
-        .with(
-            Slot::NackGenerator,
-            NackGeneratorBuilder::new()
-                .with_max_nacks_per_packet(MAX_NACKS_PER_PACKET)
-                .build(),
-        );
     defaults::configure_simulcast_extension_headers(me)?;
-    let registry = defaults::configure_twcc_receiver_only(registry, me)?;
-    Ok(defaults::configure_rtcp_reports(registry))
+    // Registers transport-cc in the media engine; its receiver is kept below only for receiving.
+    let twcc = defaults::configure_twcc_receiver_only(Registry::new(), me)?;
+    let receive = direction != Direction::Send;
+    let send = direction != Direction::Receive;
+    let mut registry = if receive { twcc } else { Registry::new() };
+    if receive {
+        registry = registry
+            .with(
+                Slot::NackGenerator,
+                NackGeneratorBuilder::new()
+                    .with_max_nacks_per_packet(MAX_NACKS_PER_PACKET)
+                    .build(),
+            )
+            .with(Slot::ReceiverReport, ReceiverReportBuilder::new().build());
+    }
+    if send {
+        registry = registry
+            .with(Slot::NackResponder, NackResponderBuilder::new().build())
+            .with(Slot::SenderReport, SenderReportBuilder::new().build());
+    }
+    Ok(registry)
 }
 
 /// Interceptor that lets PLI and FIR through to the application (they otherwise stop inside the
@@ -430,16 +474,46 @@ impl Interceptor for KeyframeRequestMarker {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_chain_is_the_crates_default_with_a_bounded_nack_generator() {
-        let mut ours = media_engine().unwrap();
+    fn defaults() -> Registry {
         let mut theirs = media_engine().unwrap();
-        let defaults =
-            rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors(
-                Registry::new(),
-                &mut theirs,
-            )
-            .unwrap();
-        assert_eq!(interceptors(&mut ours).unwrap().slots(), defaults.slots());
+        rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors(
+            Registry::new(),
+            &mut theirs,
+        )
+        .unwrap()
+    }
+
+    fn slots(direction: Direction) -> Vec<Slot> {
+        let mut me = media_engine().unwrap();
+        let registry = interceptors(&mut me, direction).unwrap();
+        registry.slots().into_iter().map(|(slot, _)| slot).collect()
+    }
+
+    #[test]
+    fn both_ways_the_chain_is_the_crates_default_with_a_bounded_nack_generator() {
+        let mut ours = media_engine().unwrap();
+        let theirs = defaults();
+        let ours = interceptors(&mut ours, Direction::Both).unwrap();
+        assert_eq!(ours.slots(), theirs.slots());
+    }
+
+    #[test]
+    fn each_direction_keeps_only_the_interceptors_of_its_media() {
+        let receive = slots(Direction::Receive);
+        let send = slots(Direction::Send);
+        assert_eq!(send, [Slot::NackResponder, Slot::SenderReport]);
+        for slot in [
+            Slot::NackGenerator,
+            Slot::TwccReceiver,
+            Slot::ReceiverReport,
+        ] {
+            assert!(receive.contains(&slot), "{slot:?} missing in {receive:?}");
+            assert!(!send.contains(&slot), "{slot:?} in {send:?}");
+        }
+        assert_eq!(receive.len(), 3, "{receive:?}");
+        // Together they are the whole default chain: nothing is lost by splitting it.
+        let mut union: Vec<Slot> = receive.iter().chain(&send).copied().collect();
+        union.sort();
+        assert_eq!(union, slots(Direction::Both));
     }
 }

@@ -378,6 +378,7 @@ impl Sfu {
             media: media.clone(),
         });
         let subscribe = match engine::new_peer_connection(
+            engine::Direction::Send,
             &shared.settings,
             &shared.media,
             &shared.metrics,

@@ -227,6 +227,7 @@ impl Participant {
                 media: self.media.clone(),
             });
             match engine::new_peer_connection(
+                engine::Direction::Receive,
                 &self.shared.settings,
                 &self.shared.media,
                 &self.shared.metrics,
