@@ -3,11 +3,13 @@
 //!
 //! Each track starts with the arrival of its first packet as anchor (RTP time advances at the
 //! codec's clock rate from there). A publisher's sender report ties an RTP time of a track to
-//! the publisher's NTP wall clock; the first report of a site fixes the offset between that
-//! clock and the session clock (so the track that brought it does not jump), and every track of
-//! the site with a report is placed through it from then on. The audio and video of a site
-//! share the publisher's clock, which keeps them in sync and free of drift however long the
-//! silence between packets; the arrival anchor only serves until the first report.
+//! the publisher's NTP wall clock, and the offset between that clock and the session clock is
+//! taken from the arrivals: a packet arrives late by the network and the server's queues, never
+//! early, so until the site's file opens ([`SiteClock::fix`]) each report moves the offset to
+//! the track that arrived with the least delay; after that it never moves (a file cannot be
+//! rewritten). Every track of the site with a report is placed through it. The audio and video
+//! of a site share the publisher's clock, which keeps them in sync and free of drift however
+//! long the silence between packets; the arrival anchor only serves until the first report.
 
 /// 32-bit RTP timestamps, unwrapped into a monotonic 64-bit count (reordering across the wrap
 /// goes back, not forward by 2^32).
@@ -99,6 +101,8 @@ pub struct SiteClock {
     pub tracks: Vec<TrackClock>,
     /// Session ns minus publisher NTP ns.
     offset: Option<i64>,
+    /// Set once the site's file opened: the offset no longer moves.
+    fixed: bool,
 }
 
 impl SiteClock {
@@ -114,18 +118,24 @@ impl SiteClock {
     /// A sender report for `ssrc`: RTP time `rtp` is `ntp` on the publisher's clock. Reports of
     /// an unknown SSRC (no packet seen yet) are ignored.
     pub fn on_sender_report(&mut self, ssrc: u32, ntp: u64, rtp: u32) {
-        let offset = self.offset;
+        let (offset, fixed) = (self.offset, self.fixed);
         let Some(t) = self.tracks.iter_mut().find(|t| t.ssrc == ssrc) else {
             return;
         };
         let ext = t.unwrap.peek(rtp);
         let ntp_ns = ntp_to_ns(ntp);
-        if offset.is_none() {
-            // The first report of the site: keep this track where arrival put it.
-            let Some(at) = t.by_report(ext).or_else(|| t.by_arrival(ext)) else {
+        if offset.is_none() || !fixed {
+            // Where arrival put this track, as an offset: the least delayed track's wins until
+            // the file opens; the first report after that keeps its track where it is.
+            let Some(at) = t.by_arrival(ext) else {
                 return;
             };
-            self.offset = Some(at - ntp_ns);
+            let candidate = at - ntp_ns;
+            self.offset = Some(match offset {
+                Some(o) if !fixed => o.min(candidate),
+                Some(o) => o,
+                None => candidate,
+            });
         }
         let t = self
             .tracks
@@ -143,6 +153,18 @@ impl SiteClock {
             (Some(off), Some(ntp)) => Some(ntp + off),
             _ => t.by_arrival(ext),
         }
+    }
+
+    /// Whether a sender report placed `ssrc` on the publisher's clock.
+    pub fn reported(&self, ssrc: u32) -> bool {
+        self.tracks
+            .iter()
+            .any(|t| t.ssrc == ssrc && t.report.is_some())
+    }
+
+    /// The site's file opened: what was written stays where it is, the offset no longer moves.
+    pub fn fix(&mut self) {
+        self.fixed = true;
     }
 
     /// Forgets a track (its publisher restarted it with a new SSRC).
@@ -205,6 +227,48 @@ mod tests {
         // Ten minutes of silence later the audio is still on the same clock.
         let ten_min = 600 * 48_000;
         assert_eq!(c.at(20, ten_min), Some(100 * MS + 600_000 * MS));
+    }
+
+    #[test]
+    fn until_the_file_opens_the_least_delayed_track_sets_the_clock() {
+        // As above, but the held-up audio reports first: the video's report then moves the
+        // clock to the video's arrival (the smaller delay), and both start at 100 ms.
+        let mut c = SiteClock::default();
+        c.track(10, 90_000).on_packet(0, 100 * MS);
+        c.track(20, 48_000).on_packet(0, 180 * MS);
+        assert!(!c.reported(10) && !c.reported(20));
+        c.on_sender_report(20, ntp_of(52_000 * MS), 96_000);
+        assert_eq!(c.at(20, 0), Some(180 * MS), "one report: audio stays");
+        assert!(c.reported(20) && !c.reported(10));
+        c.on_sender_report(10, ntp_of(51_000 * MS), 90_000);
+        assert_eq!(c.at(10, 0), Some(100 * MS));
+        assert_eq!(
+            c.at(20, 0),
+            Some(100 * MS),
+            "audio moved to the video's clock"
+        );
+        // Once the file opened nothing moves, even for a report that says less delay.
+        c.fix();
+        c.on_sender_report(10, ntp_of(51_000 * MS - 50 * MS), 90_000);
+        let video = c.at(10, 0).unwrap();
+        assert!(
+            (video - 50 * MS).abs() < 1_000,
+            "the video's own report applies: {video}"
+        );
+        c.on_sender_report(20, ntp_of(52_000 * MS), 96_000);
+        assert_eq!(c.at(20, 0), Some(100 * MS), "the offset did not move");
+    }
+
+    #[test]
+    fn a_clock_fixed_before_any_report_takes_the_first_report_as_it_comes() {
+        let mut c = SiteClock::default();
+        c.track(10, 90_000).on_packet(0, 100 * MS);
+        c.track(20, 48_000).on_packet(0, 180 * MS);
+        c.fix();
+        c.on_sender_report(20, ntp_of(52_000 * MS), 96_000);
+        assert_eq!(c.at(20, 0), Some(180 * MS), "written audio does not jump");
+        c.on_sender_report(10, ntp_of(51_000 * MS), 90_000);
+        assert_eq!(c.at(10, 0), Some(180 * MS), "video follows the fixed clock");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! track (`assemble`: a reorder window and the `rtc` crate's depacketisers), places frames on the session clock (`clock`), interleaves
 //! audio and video in time order with a short hold, and writes the site's WebM file
 //! (`webm_file`). The file opens on the first video keyframe (audio before it is dropped, so both
-//! streams start together) or, for a site without video, after [`AUDIO_ONLY_AFTER`] of audio.
+//! streams start together) or, for a site without video, after [`AUDIO_ONLY_AFTER`] of audio;
+//! before it opens, frames wait (up to [`START_WAIT`]) for a sender report of each track and are
+//! then placed again, so that a track whose first packets were held up does not start late.
 
 use super::assemble::{Assembler, Losses};
 use super::clock::SiteClock;
@@ -24,6 +26,10 @@ use tokio::sync::mpsc;
 
 /// Frames wait this long for a later frame of the other track before they are written.
 const HOLD_NS: i64 = 300_000_000;
+/// Before the file opens, frames wait this long (of media) for a sender report of each track.
+/// Placed by arrival alone, a track whose first packets were held up (a loaded server, a
+/// retransmission) would start that much late in the file for good.
+const START_WAIT: i64 = 1_500_000_000;
 /// With no video keyframe after this much audio, the file opens with audio only.
 const AUDIO_ONLY_AFTER: i64 = 2_000_000_000;
 /// The size declared for a file that opened before any keyframe.
@@ -96,6 +102,8 @@ pub struct Outcome {
 
 struct Frame {
     at: i64,
+    ssrc: u32,
+    rtp_ts: u32,
     video: bool,
     key: bool,
     data: bytes::Bytes,
@@ -154,6 +162,8 @@ impl Writer {
                             &mut self.pending,
                             Frame {
                                 at,
+                                ssrc,
+                                rtp_ts: s.rtp_ts,
                                 video: true,
                                 key,
                                 data: s.data,
@@ -182,6 +192,8 @@ impl Writer {
                             &mut self.pending,
                             Frame {
                                 at,
+                                ssrc,
+                                rtp_ts: s.rtp_ts,
                                 video: false,
                                 key: true,
                                 data: s.data,
@@ -196,6 +208,21 @@ impl Writer {
 
     /// Writes the frames older than the hold (all of them when `all`).
     async fn write_due(&mut self, all: bool) {
+        if self.file.is_none() && self.error.is_none() {
+            let reported = [
+                self.video.as_ref().map(|t| t.ssrc),
+                self.audio.as_ref().map(|t| t.ssrc),
+            ]
+            .into_iter()
+            .flatten()
+            .all(|ssrc| self.clock.reported(ssrc));
+            if !all && !ready_to_start(reported, &self.pending, self.newest) {
+                return;
+            }
+            if let Some(newest) = place_again(&mut self.pending, &self.clock) {
+                self.newest = newest;
+            }
+        }
         while let Some(f) = self.pending.front() {
             if !all && f.at > self.newest - HOLD_NS {
                 break;
@@ -245,6 +272,7 @@ impl Writer {
         match SiteFile::create(&path, size, self.spec.budget.clone()) {
             Ok(f) => {
                 self.file = Some((f, start));
+                self.clock.fix();
                 let site = (self.spec.site_id.as_str(), self.spec.site_name.as_str());
                 let offset_ms = start / 1_000_000;
                 if let Err(e) = super::store::open_file(
@@ -341,6 +369,24 @@ fn queue(pending: &mut VecDeque<Frame>, f: Frame) {
     pending.insert(pos, f);
 }
 
+/// Whether the frames waiting for the file to open may be placed for good: every track has a
+/// sender report, or they have waited [`START_WAIT`] for one.
+fn ready_to_start(reported: bool, pending: &VecDeque<Frame>, newest: i64) -> bool {
+    reported || pending.front().is_some_and(|f| newest - f.at >= START_WAIT)
+}
+
+/// Places the waiting frames again on the site's clock as it is now, in time order; the newest
+/// frame's time (None when nothing waits).
+fn place_again(pending: &mut VecDeque<Frame>, clock: &SiteClock) -> Option<i64> {
+    for f in pending.iter_mut() {
+        if let Some(at) = clock.at(f.ssrc, f.rtp_ts) {
+            f.at = at;
+        }
+    }
+    pending.make_contiguous().sort_by_key(|f| f.at);
+    pending.iter().map(|f| f.at).max()
+}
+
 /// Runs one site's recording until its queue closes (every tap gone and the sender dropped).
 /// `failed` hears of the first error (a full disk), once.
 pub async fn run(
@@ -371,4 +417,76 @@ pub async fn run(
         }
     }
     w.finish().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: i64 = 1_000_000;
+
+    fn frame(at: i64, ssrc: u32, rtp_ts: u32, video: bool) -> Frame {
+        Frame {
+            at,
+            ssrc,
+            rtp_ts,
+            video,
+            key: true,
+            data: bytes::Bytes::new(),
+        }
+    }
+
+    fn ntp_of(ns: i64) -> u64 {
+        let secs = (ns / 1_000_000_000) as u64;
+        let frac = (((ns % 1_000_000_000) as u64) << 32) / 1_000_000_000;
+        (secs << 32) | frac
+    }
+
+    #[test]
+    fn frames_wait_for_the_reports_or_for_the_start_wait() {
+        let mut pending = VecDeque::new();
+        assert!(!ready_to_start(false, &pending, 0), "nothing waits");
+        assert!(ready_to_start(true, &pending, 0));
+        pending.push_back(frame(100 * MS, 1, 0, true));
+        assert!(!ready_to_start(false, &pending, 100 * MS + START_WAIT - 1));
+        assert!(ready_to_start(false, &pending, 100 * MS + START_WAIT));
+        assert!(ready_to_start(true, &pending, 100 * MS));
+    }
+
+    #[test]
+    fn a_held_up_track_is_placed_again_beside_the_other() {
+        // Video (ssrc 10) and audio (20) captured together; the audio's packets came 200 ms late.
+        let mut clock = SiteClock::default();
+        clock.track(10, 90_000).on_packet(0, 100 * MS);
+        clock.track(20, 48_000).on_packet(0, 300 * MS);
+        let mut pending = VecDeque::new();
+        for i in 0..5u32 {
+            queue(
+                &mut pending,
+                frame(100 * MS + i as i64 * 33 * MS, 10, i * 2_970, true),
+            );
+            queue(
+                &mut pending,
+                frame(300 * MS + i as i64 * 20 * MS, 20, i * 960, false),
+            );
+        }
+        assert_eq!(
+            pending.iter().filter(|f| !f.video).map(|f| f.at).min(),
+            Some(300 * MS)
+        );
+        clock.on_sender_report(20, ntp_of(50_000 * MS), 0);
+        clock.on_sender_report(10, ntp_of(50_000 * MS), 0);
+        let newest = place_again(&mut pending, &clock).unwrap();
+        let first = |video: bool| pending.iter().find(|f| f.video == video).map(|f| f.at);
+        assert_eq!(first(true), Some(100 * MS));
+        assert_eq!(first(false), Some(100 * MS), "audio starts with video");
+        assert!(
+            pending
+                .iter()
+                .zip(pending.iter().skip(1))
+                .all(|(a, b)| a.at <= b.at)
+        );
+        assert_eq!(newest, 100 * MS + 4 * 33 * MS);
+        assert_eq!(place_again(&mut VecDeque::new(), &clock), None);
+    }
 }
