@@ -58,7 +58,7 @@ fn fan_out_bench(c: &mut Criterion) {
             let ready = Arc::new(Readiness::new(connected.clone()));
             ready.set_negotiated();
             let (tx, rx) = mpsc::channel(64);
-            subs.push(DownTrackTx::new(uuid::Uuid::new_v4(), Arc::new(tx), ready));
+            subs.push(DownTrackTx::new(uuid::Uuid::new_v4(), tx, ready));
             rxs.push(rx);
         }
         let p = packet();

@@ -1,8 +1,8 @@
-//! The media path. A [`PublishedTrack`] reads one publisher track and offers each packet to its
-//! down-tracks' [`DownSink`]s, never waiting: a down-track (`downtrack`) rewrites the header and
-//! hands the packet to its subscriber connection at once when the connection can take it, else
-//! to its bounded backlog; a full backlog drops and counts, and asks for a keyframe, so a slow
-//! site never stalls the publisher or the others.
+//! The media path. A [`PublishedTrack`] reads one publisher track and fans each packet out to its
+//! down-tracks through bounded queues (`try_send`: a full queue drops and counts, and asks for a
+//! keyframe, so a slow site never stalls the publisher or the others). Each down-track
+//! (`downtrack`) has its own task that rewrites the header and awaits the subscriber
+//! connection's back-pressure alone.
 //! A down-track is offered nothing until it is [`Readiness`]-open: its subscriber's connection is
 //! up (DTLS) and has applied the offer that declares the track; a first keyframe is asked for when
 //! it opens. Keyframe requests go to the publisher through one throttled task per video track.
@@ -53,46 +53,19 @@ impl Readiness {
     }
 }
 
-/// What became of a packet offered to a down-track.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Offered {
-    /// Written to the subscriber's connection, or queued behind what waits for it.
-    Queued,
-    /// The down-track's queue is full (its subscriber lags): the packet is lost.
-    Full,
-    /// The down-track is gone (its subscriber left or unsubscribed).
-    Closed,
-}
-
-/// Where [`fan_out`] hands one down-track's packets. `offer` never waits.
-pub trait DownSink: Send + Sync {
-    fn offer(&self, packet: rtp::Packet) -> Offered;
-}
-
-/// A bare bounded queue as a down-track (tests and benchmarks).
-impl DownSink for mpsc::Sender<rtp::Packet> {
-    fn offer(&self, packet: rtp::Packet) -> Offered {
-        match self.try_send(packet) {
-            Ok(()) => Offered::Queued,
-            Err(mpsc::error::TrySendError::Full(_)) => Offered::Full,
-            Err(mpsc::error::TrySendError::Closed(_)) => Offered::Closed,
-        }
-    }
-}
-
-/// One down-track as the published track it subscribes to holds it.
+/// The sending end of one down-track's queue, held by the published track it subscribes to.
 pub struct DownTrackTx {
     subscriber: Uuid,
-    sink: Arc<dyn DownSink>,
+    tx: mpsc::Sender<rtp::Packet>,
     ready: Arc<Readiness>,
 }
 
 impl DownTrackTx {
-    /// A down-track as [`fan_out`] sees it.
-    pub fn new(subscriber: Uuid, sink: Arc<dyn DownSink>, ready: Arc<Readiness>) -> Self {
+    /// A down-track's queue end as [`fan_out`] sees it (for benchmarks and tests).
+    pub fn new(subscriber: Uuid, tx: mpsc::Sender<rtp::Packet>, ready: Arc<Readiness>) -> Self {
         DownTrackTx {
             subscriber,
-            sink,
+            tx,
             ready,
         }
     }
@@ -274,13 +247,22 @@ impl PublishedTrack {
         }
     }
 
-    pub(super) fn attach(&self, down: DownTrackTx) {
+    pub(super) fn attach(
+        &self,
+        subscriber: Uuid,
+        tx: mpsc::Sender<rtp::Packet>,
+        ready: Arc<Readiness>,
+    ) {
         let mut subs = self.subscribers.write().expect("subscribers");
-        subs.retain(|s| s.subscriber != down.subscriber);
-        subs.push(down);
+        subs.retain(|s| s.subscriber != subscriber);
+        subs.push(DownTrackTx {
+            subscriber,
+            tx,
+            ready,
+        });
     }
 
-    /// Removes a subscriber: nothing more is offered to it.
+    /// Removes a subscriber; its queue closes and its forwarding task ends.
     pub fn detach(&self, subscriber: Uuid) {
         self.subscribers
             .write()
@@ -412,9 +394,9 @@ impl PublishedTrack {
     }
 }
 
-/// Offers `packet` to every ready down-track without waiting (the last one gets the original,
-/// the others a clone). Down-tracks not ready are skipped; a full queue loses this packet.
-/// Allocates nothing beyond the clones (whose header, extensions removed, holds no heap data).
+/// Offers `packet` to every ready down-track queue without waiting (the last one gets the
+/// original, the others a clone). Down-tracks not ready are skipped; a full queue loses this
+/// packet. Allocates nothing beyond the clones.
 pub fn fan_out(subs: &[DownTrackTx], packet: rtp::Packet) -> FanOut {
     let mut done = FanOut::default();
     let mut packet = Some(packet);
@@ -437,10 +419,10 @@ pub fn fan_out(subs: &[DownTrackTx], packet: rtp::Packet) -> FanOut {
             packet.clone()
         };
         if let Some(p) = p {
-            match s.sink.offer(p) {
-                Offered::Queued => done.queued += 1,
-                Offered::Full => done.dropped += 1,
-                Offered::Closed => {}
+            match s.tx.try_send(p) {
+                Ok(()) => done.queued += 1,
+                Err(mpsc::error::TrySendError::Full(_)) => done.dropped += 1,
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
     }
@@ -464,7 +446,11 @@ mod tests {
     }
 
     fn down(tx: mpsc::Sender<rtp::Packet>, ready: Arc<Readiness>) -> DownTrackTx {
-        DownTrackTx::new(Uuid::new_v4(), Arc::new(tx), ready)
+        DownTrackTx {
+            subscriber: Uuid::new_v4(),
+            tx,
+            ready,
+        }
     }
 
     #[test]
