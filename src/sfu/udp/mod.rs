@@ -22,7 +22,7 @@ use socket::{DATAGRAM_BUF, Datagram, Inbox, MuxRuntime, canonical, pick};
 use std::collections::HashMap;
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock};
 use webrtc::runtime::{BATCH_SIZE, RecvMeta, Runtime, UdpSockRef, UdpSocketState};
 
@@ -51,6 +51,10 @@ pub(crate) struct Shared {
     routes: RwLock<Routes>,
     pool: Mutex<Vec<Vec<u8>>>,
     next_id: AtomicU64,
+    /// Live [`Attachment`]s; the receive loop keeps a batch-sized buffer while any is.
+    attached: AtomicUsize,
+    /// Wakes the receive loop when the last attachment goes, to give its buffer back.
+    detached: tokio::sync::Notify,
     counters: Arc<UdpCounters>,
     crypto: Arc<dyn rtc::crypto::RTCCryptoProvider>,
 }
@@ -185,6 +189,8 @@ impl MediaSocket {
             routes: RwLock::new(Routes::default()),
             pool: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
+            attached: AtomicUsize::new(0),
+            detached: tokio::sync::Notify::new(),
             counters,
             crypto,
         });
@@ -199,6 +205,7 @@ impl MediaSocket {
     /// A new connection's place on the shared port.
     pub fn attach(&self) -> Attachment {
         let pc = self.shared.next_id.fetch_add(1, Relaxed);
+        self.shared.attached.fetch_add(1, Relaxed);
         Attachment {
             shared: self.shared.clone(),
             pc,
@@ -280,27 +287,80 @@ impl Drop for Attachment {
             let mut pool = self.shared.pool.lock().expect("pool");
             *pool = Vec::new();
         }
+        if self.shared.attached.fetch_sub(1, Relaxed) == 1 {
+            self.shared.detached.notify_one();
+        }
     }
 }
 
-/// The receive loop: read a batch, route every datagram of it, repeat.
+/// The receive loop's buffer: `slots` chunks, each one message (with GRO, up to
+/// `gro_segments` datagrams of one flow). A batch's worth while a connection is attached; one
+/// chunk while none is, so that an idle port gives the batch's memory back (a session ending is
+/// when the last connection detaches) and what reaches it meanwhile is still read and dropped.
+struct RecvBuffer {
+    storage: Vec<u8>,
+    chunk: usize,
+}
+
+impl RecvBuffer {
+    fn new(chunk: usize) -> RecvBuffer {
+        RecvBuffer {
+            storage: Vec::new(),
+            chunk,
+        }
+    }
+
+    /// The number of chunks to read into with `attached` connections on the port.
+    fn slots_for(attached: usize) -> usize {
+        if attached == 0 { 1 } else { BATCH_SIZE }
+    }
+
+    fn slots(&self) -> usize {
+        self.storage.len() / self.chunk
+    }
+
+    /// Resizes for `attached` connections: allocates a batch when the first attaches, frees it
+    /// (a fresh one-chunk allocation) once none is left. Nothing happens between the two.
+    fn fit(&mut self, attached: usize) {
+        let slots = Self::slots_for(attached);
+        if slots != self.slots() {
+            self.storage = Vec::new();
+            self.storage = vec![0; slots * self.chunk];
+        }
+    }
+}
+
+/// The receive loop: read a batch, route every datagram of it, repeat. Besides the batch, one
+/// atomic load per batch (the attached count); a wake-up when the last connection detaches.
 async fn receive(shared: Arc<Shared>) {
     // GRO may coalesce several datagrams of one flow into one message: size for it.
     let chunk = shared.state.gro_segments().max(1) * 1500;
-    let mut storage = vec![0u8; chunk * BATCH_SIZE];
+    let mut buffer = RecvBuffer::new(chunk);
     let mut meta = [RecvMeta::default(); BATCH_SIZE];
     loop {
-        if shared.io.readable().await.is_err() {
-            return;
+        buffer.fit(shared.attached.load(Relaxed));
+        tokio::select! {
+            // Ready at once while datagrams keep coming: the wake-up is not even polled then.
+            biased;
+            readable = shared.io.readable() => {
+                if readable.is_err() {
+                    return;
+                }
+            }
+            () = shared.detached.notified(), if buffer.slots() > 1 => continue,
         }
+        let slots = buffer.slots();
+        let storage = &mut buffer.storage;
         let n = {
-            let mut chunks = storage.chunks_mut(chunk).map(IoSliceMut::new);
+            let mut chunks = storage.chunks_mut(chunk);
             let mut iovs: [IoSliceMut<'_>; BATCH_SIZE] =
-                std::array::from_fn(|_| chunks.next().expect("BATCH_SIZE chunks"));
+                std::array::from_fn(|_| IoSliceMut::new(chunks.next().unwrap_or_default()));
             match shared.io.try_io(tokio::io::Interest::READABLE, || {
-                let n = shared
-                    .state
-                    .recv(UdpSockRef::from(&shared.io), &mut iovs, &mut meta)?;
+                let n = shared.state.recv(
+                    UdpSockRef::from(&shared.io),
+                    &mut iovs[..slots],
+                    &mut meta[..slots],
+                )?;
                 if n == 0 {
                     return Err(io::ErrorKind::WouldBlock.into());
                 }
@@ -328,5 +388,42 @@ async fn receive(shared: Arc<Shared>) {
                 shared.counters.datagrams_in.fetch_add(1, Relaxed);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_receive_buffer_holds_a_batch_only_while_a_connection_is_attached() {
+        let chunk = 64 * 1500;
+        let mut buffer = RecvBuffer::new(chunk);
+        buffer.fit(0);
+        assert_eq!((buffer.slots(), buffer.storage.capacity()), (1, chunk));
+        buffer.fit(1);
+        assert_eq!(buffer.slots(), BATCH_SIZE);
+        assert_eq!(buffer.storage.len(), BATCH_SIZE * chunk);
+        // Written by traffic, then kept as long as any connection is attached.
+        buffer.storage.fill(7);
+        let at = buffer.storage.as_ptr();
+        buffer.fit(40);
+        buffer.fit(1);
+        assert_eq!(buffer.storage.as_ptr(), at, "not reallocated while in use");
+        assert!(buffer.storage.iter().all(|&b| b == 7));
+        // The last one detached: the batch's memory is freed, one chunk stays.
+        buffer.fit(0);
+        assert_eq!((buffer.slots(), buffer.storage.capacity()), (1, chunk));
+        buffer.fit(0);
+        assert_eq!(buffer.slots(), 1);
+    }
+
+    #[test]
+    fn without_gro_a_chunk_is_one_datagram() {
+        let mut buffer = RecvBuffer::new(1500);
+        buffer.fit(3);
+        assert_eq!(buffer.storage.len(), BATCH_SIZE * 1500);
+        buffer.fit(0);
+        assert_eq!(buffer.storage.capacity(), 1500);
     }
 }
