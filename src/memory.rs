@@ -3,8 +3,12 @@
 //! session freed: dirty pages decay back to the system within about a second, on jemalloc's own
 //! background thread (no allocation needs to happen for that), and [`release`] gives back at once
 //! what is free after a session. Its statistics tell live bytes from retained ones (`/metrics`).
-//! C code (SQLite) still uses the C library's `malloc`; [`release`] trims that too.
+//! SQLite allocates through jemalloc too ([`sqlite_on_jemalloc`]), so what a closed database
+//! connection frees goes back the same way; other C code uses the C library's `malloc`, which
+//! [`release`] trims.
 
+use std::ffi::{c_int, c_void};
+use std::sync::OnceLock;
 use tikv_jemalloc_ctl::{epoch, stats};
 
 #[global_allocator]
@@ -59,9 +63,109 @@ pub fn release() -> bool {
     purged
 }
 
+/// Makes SQLite allocate through jemalloc (`SQLITE_CONFIG_MALLOC`, SQLite's interface for an
+/// application's allocator) instead of the C library's `malloc`: the page caches, statements
+/// and schemas of the pooled connections then count in [`heap_stats`], and what a closed
+/// connection frees goes back within a second like any other allocation (the C library keeps
+/// it in per-thread arenas until a trim). SQLite accepts this only before its first use in the
+/// process, and the call must not race another thread's use of SQLite: `store::open`, the
+/// first use, makes it, once. False if SQLite was already initialized (it keeps `malloc`).
+pub fn sqlite_on_jemalloc() -> bool {
+    static SET: OnceLock<bool> = OnceLock::new();
+    *SET.get_or_init(|| {
+        let methods = libsqlite3_sys::sqlite3_mem_methods {
+            xMalloc: Some(sqlite_malloc),
+            xFree: Some(sqlite_free),
+            xRealloc: Some(sqlite_realloc),
+            xSize: Some(sqlite_size),
+            xRoundup: Some(sqlite_roundup),
+            xInit: Some(sqlite_init),
+            xShutdown: Some(sqlite_shutdown),
+            pAppData: std::ptr::null_mut(),
+        };
+        // SAFETY: SQLite copies the methods before returning; it refuses (SQLITE_MISUSE) once
+        // initialized. Callers of this function are serialized by the `OnceLock`.
+        let rc = unsafe {
+            libsqlite3_sys::sqlite3_config(
+                libsqlite3_sys::SQLITE_CONFIG_MALLOC,
+                &methods as *const libsqlite3_sys::sqlite3_mem_methods,
+            )
+        };
+        rc == libsqlite3_sys::SQLITE_OK
+    })
+}
+
+// SQLite's allocator methods: it asks for sizes in 1..0x7fffff00 (rounded by `xRoundup` first),
+// never frees or resizes a null pointer, and needs 8-byte alignment (jemalloc gives 16 from 16
+// bytes on, 8 below).
+
+unsafe extern "C" fn sqlite_malloc(n: c_int) -> *mut c_void {
+    match usize::try_from(n) {
+        // SAFETY: jemalloc's malloc, freed by `sqlite_free`.
+        Ok(n) if n > 0 => unsafe { tikv_jemalloc_sys::malloc(n) },
+        _ => std::ptr::null_mut(),
+    }
+}
+
+unsafe extern "C" fn sqlite_free(p: *mut c_void) {
+    // SAFETY: `p` came from `sqlite_malloc` / `sqlite_realloc` (or is null: a no-op).
+    unsafe { tikv_jemalloc_sys::free(p) }
+}
+
+unsafe extern "C" fn sqlite_realloc(p: *mut c_void, n: c_int) -> *mut c_void {
+    match usize::try_from(n) {
+        // SAFETY: `p` came from `sqlite_malloc` / `sqlite_realloc`.
+        Ok(n) if n > 0 => unsafe { tikv_jemalloc_sys::realloc(p, n) },
+        _ => std::ptr::null_mut(),
+    }
+}
+
+unsafe extern "C" fn sqlite_size(p: *mut c_void) -> c_int {
+    if p.is_null() {
+        return 0;
+    }
+    // SAFETY: `p` is a live allocation of jemalloc's (see `sqlite_free`).
+    let size = unsafe { tikv_jemalloc_sys::malloc_usable_size(p) };
+    c_int::try_from(size).unwrap_or(c_int::MAX)
+}
+
+unsafe extern "C" fn sqlite_roundup(n: c_int) -> c_int {
+    match usize::try_from(n) {
+        // SAFETY: nallocx only computes a size class.
+        Ok(size) if size > 0 => {
+            c_int::try_from(unsafe { tikv_jemalloc_sys::nallocx(size, 0) }).unwrap_or(n)
+        }
+        _ => n,
+    }
+}
+
+unsafe extern "C" fn sqlite_init(_: *mut c_void) -> c_int {
+    libsqlite3_sys::SQLITE_OK
+}
+
+unsafe extern "C" fn sqlite_shutdown(_: *mut c_void) {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_allocates_through_jemalloc() {
+        // The first use of SQLite in this process goes through this (`store::open` too).
+        assert!(sqlite_on_jemalloc());
+        assert!(sqlite_on_jemalloc(), "asking again changes nothing");
+        // SAFETY: SQLite's own allocation functions, freed below.
+        unsafe {
+            let p = libsqlite3_sys::sqlite3_malloc(1000);
+            assert!(!p.is_null());
+            // jemalloc's size class; SQLite's default allocator would report 1,000.
+            assert_eq!(libsqlite3_sys::sqlite3_msize(p), 1024);
+            let p = libsqlite3_sys::sqlite3_realloc(p, 5000);
+            assert!(!p.is_null());
+            assert_eq!(libsqlite3_sys::sqlite3_msize(p), 5120);
+            libsqlite3_sys::sqlite3_free(p);
+        }
+    }
 
     #[test]
     fn the_options_are_a_c_string() {

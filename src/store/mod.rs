@@ -31,8 +31,37 @@ pub enum StoreError {
     },
 }
 
+/// How many pooled connections, and for how long an idle one is kept.
+#[derive(Debug, Clone, Copy)]
+struct PoolLimits {
+    max: u32,
+    min: u32,
+    idle: std::time::Duration,
+}
+
+/// Each pooled connection is a worker thread with its own page cache, statements and schema
+/// (0.35–0.5 MB once used). A burst (many sites joining) opens up to `max`; once it is over,
+/// every connection closes `idle` to `2 × idle` after its last use (the pool checks every
+/// `idle`). None is kept warm: sqlx closes even the `min` ones when idle and opens new ones in
+/// their place, so a kept one would only be reopened every few seconds (and, being the last,
+/// check-pointed and its WAL file removed each time). Opening one costs a few milliseconds (a
+/// local file; the schema is read at its first statement), so a short idle time costs a burst
+/// little and gives an idle server this memory back within seconds.
+const POOL: PoolLimits = PoolLimits {
+    max: 8,
+    min: 0,
+    idle: std::time::Duration::from_secs(3),
+};
+
 /// Opens (creating if needed) `<data_dir>/giaoban.db` in WAL mode and runs the migrations.
 pub async fn open(data_dir: &Path) -> Result<Pool, StoreError> {
+    open_with(data_dir, POOL).await
+}
+
+async fn open_with(data_dir: &Path, limits: PoolLimits) -> Result<Pool, StoreError> {
+    if !crate::memory::sqlite_on_jemalloc() {
+        tracing::debug!("SQLite was in use before the store opened: it keeps malloc");
+    }
     let path = data_dir.join("giaoban.db");
     prepare_files(data_dir, &path).map_err(|source| StoreError::DataDir {
         path: data_dir.display().to_string(),
@@ -44,11 +73,10 @@ pub async fn open(data_dir: &Path) -> Result<Pool, StoreError> {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(std::time::Duration::from_secs(5));
-    // Each pooled connection is a worker thread with its own page cache: when idle, keep few.
     let pool = SqlitePoolOptions::new()
-        .max_connections(8)
-        .min_connections(1)
-        .idle_timeout(std::time::Duration::from_secs(10))
+        .max_connections(limits.max)
+        .min_connections(limits.min)
+        .idle_timeout(limits.idle)
         .connect_with(options)
         .await?;
     sqlx::migrate!("src/store/migrations").run(&pool).await?;
@@ -85,4 +113,56 @@ fn prepare_files(data_dir: &Path, db: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(data_dir)?;
     let _ = db;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[tokio::test]
+    async fn a_burst_opens_connections_and_they_close_once_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let idle = Duration::from_millis(200);
+        let pool = open_with(
+            dir.path(),
+            PoolLimits {
+                max: 6,
+                min: 0,
+                idle,
+            },
+        )
+        .await
+        .unwrap();
+        // A burst: six requests at once are served by six connections.
+        let mut held = Vec::new();
+        for _ in 0..6 {
+            let mut conn = pool.acquire().await.unwrap();
+            let one: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_master")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert!(one > 0);
+            held.push(conn);
+        }
+        assert_eq!(pool.size(), 6);
+        drop(held);
+        // Idle: they all close within two idle periods (the pool checks every `idle`).
+        let start = Instant::now();
+        while pool.size() > 0 {
+            assert!(
+                start.elapsed() < idle * 2 + Duration::from_secs(2),
+                "{} connections left",
+                pool.size()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // And the pool still serves: the data is there, on a new connection.
+        let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_master")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert!(tables > 0);
+        assert_eq!(pool.size(), 1);
+    }
 }
