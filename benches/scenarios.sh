@@ -12,7 +12,7 @@
 #   alltoall the same 30 sites, every site showing every other and unmuted (--layout all)
 #   memory  idle RSS of a fresh server, then 10 s after ten sessions of 50 sites (2 publishing,
 #           one session after the other), split into anonymous and file-backed memory, with the
-#           thread count and the peak RSS
+#           live heap (jemalloc, from /metrics), the thread count and the peak RSS
 # Usage: benches/scenarios.sh [pairs|fanout|city|layouts|alltoall|memory ...]
 #        (default: pairs fanout city)
 # Env: DURATION (s, default 20), WARMUP (s, default 3), OUT (directory for the JSON reports,
@@ -77,19 +77,22 @@ anon_kb() { grep '^Anonymous' "/proc/$SERVER_PID/smaps_rollup" | awk '{print $2}
 threads() { grep Threads "/proc/$SERVER_PID/status" | awk '{print $2}'; }
 peak_kb() { grep VmHWM "/proc/$SERVER_PID/status" | awk '{print $2}'; }
 ratio() { python3 -c "print(round($1/$2, 2))"; }
+mb() { awk -v kb="$1" 'BEGIN { printf "%.1f", kb / 1024 }'; }
+# jemalloc's live heap (every Rust allocation and SQLite's), from /metrics, in MB.
+heap_mb() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^giaoban_heap_allocated_bytes /{printf "%.1f", $2/1048576}'; }
 
 memory() {
   start_server
   sleep 5
-  local fresh fresh_anon fresh_threads after after_anon after_threads
-  fresh=$(rss_kb) fresh_anon=$(anon_kb) fresh_threads=$(threads)
+  local fresh fresh_anon fresh_threads fresh_heap after after_anon after_threads after_heap
+  fresh=$(rss_kb) fresh_anon=$(anon_kb) fresh_threads=$(threads) fresh_heap=$(heap_mb)
   for i in $(seq 10); do
     DURATION=5 WARMUP=1 loadtest "memory-$i" --sites 50 --publishers 2 --ramp 25 --quiet
     echo "memory: after session $i: RSS $(($(rss_kb) / 1024)) MB, anonymous $(($(anon_kb) / 1024)) MB, $(threads) threads" >&2
   done
   sleep 10
-  after=$(rss_kb) after_anon=$(anon_kb) after_threads=$(threads)
-  echo "| memory | $(date -u +%d/%m/%Y) | $(git rev-parse --short HEAD) | load $(cut -d' ' -f1 /proc/loadavg) | idle RSS fresh $((fresh / 1024)) MB, after ten 50-site sessions $((after / 1024)) MB, ratio $(ratio "$after" "$fresh") | anonymous $((fresh_anon / 1024)) → $((after_anon / 1024)) MB, file-backed $(((fresh - fresh_anon) / 1024)) → $(((after - after_anon) / 1024)) MB | threads $fresh_threads → $after_threads | peak RSS $(($(peak_kb) / 1024)) MB |"
+  after=$(rss_kb) after_anon=$(anon_kb) after_threads=$(threads) after_heap=$(heap_mb)
+  echo "| memory | $(date -u +%d/%m/%Y) | $(git rev-parse --short HEAD) | load $(cut -d' ' -f1 /proc/loadavg) | idle RSS fresh $(mb "$fresh") MB, after ten 50-site sessions $(mb "$after") MB, ratio $(ratio "$after" "$fresh") | anonymous $(mb "$fresh_anon") → $(mb "$after_anon") MB, file-backed $(mb $((fresh - fresh_anon))) → $(mb $((after - after_anon))) MB | live heap $fresh_heap → $after_heap MB | threads $fresh_threads → $after_threads | peak RSS $(($(peak_kb) / 1024)) MB |"
   stop_server
 }
 

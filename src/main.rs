@@ -163,6 +163,10 @@ fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .enable_all()
         .max_blocking_threads(16)
         .thread_keep_alive(std::time::Duration::from_secs(2))
+        // A worker going idle after a session flushes its allocator cache (once per release).
+        .on_thread_park(|| {
+            giaoban::memory::on_thread_idle();
+        })
         .build()
 }
 
