@@ -2,7 +2,8 @@
 //! allocation goes to jemalloc, configured so that an idle server does not keep what a busy
 //! session freed: dirty pages decay back to the system within about a second, on jemalloc's own
 //! background thread (no allocation needs to happen for that), and [`release`] gives back at once
-//! what is free after a session, including what the runtime's threads keep in their caches. Its statistics tell live bytes from retained ones (`/metrics`).
+//! what is free after a session, including what the runtime's threads keep in their caches. Its
+//! statistics tell live bytes from retained ones (`/metrics`).
 //! SQLite allocates through jemalloc too ([`sqlite_on_jemalloc`]), so what a closed database
 //! connection frees goes back the same way; other C code uses the C library's `malloc`, which
 //! [`release`] trims.
