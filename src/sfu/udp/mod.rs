@@ -55,6 +55,8 @@ pub(crate) struct Shared {
     attached: AtomicUsize,
     /// Wakes the receive loop when the last attachment goes, to give its buffer back.
     detached: tokio::sync::Notify,
+    /// Bytes of the receive loop's buffer (see [`RecvBuffer`]).
+    recv_buffer: AtomicUsize,
     counters: Arc<UdpCounters>,
     crypto: Arc<dyn rtc::crypto::RTCCryptoProvider>,
 }
@@ -191,6 +193,7 @@ impl MediaSocket {
             next_id: AtomicU64::new(1),
             attached: AtomicUsize::new(0),
             detached: tokio::sync::Notify::new(),
+            recv_buffer: AtomicUsize::new(0),
             counters,
             crypto,
         });
@@ -210,6 +213,11 @@ impl MediaSocket {
             shared: self.shared.clone(),
             pc,
         }
+    }
+
+    /// Bytes of the receive buffer: a batch while connections are attached, one chunk when none.
+    pub fn receive_buffer(&self) -> usize {
+        self.shared.recv_buffer.load(Relaxed)
     }
 
     /// (bound remote addresses, registered ufrags, attached connections with a socket).
@@ -321,12 +329,15 @@ impl RecvBuffer {
 
     /// Resizes for `attached` connections: allocates a batch when the first attaches, frees it
     /// (a fresh one-chunk allocation) once none is left. Nothing happens between the two.
-    fn fit(&mut self, attached: usize) {
+    /// True if it resized.
+    fn fit(&mut self, attached: usize) -> bool {
         let slots = Self::slots_for(attached);
-        if slots != self.slots() {
-            self.storage = Vec::new();
-            self.storage = vec![0; slots * self.chunk];
+        if slots == self.slots() {
+            return false;
         }
+        self.storage = Vec::new();
+        self.storage = vec![0; slots * self.chunk];
+        true
     }
 }
 
@@ -338,7 +349,9 @@ async fn receive(shared: Arc<Shared>) {
     let mut buffer = RecvBuffer::new(chunk);
     let mut meta = [RecvMeta::default(); BATCH_SIZE];
     loop {
-        buffer.fit(shared.attached.load(Relaxed));
+        if buffer.fit(shared.attached.load(Relaxed)) {
+            shared.recv_buffer.store(buffer.storage.len(), Relaxed);
+        }
         tokio::select! {
             // Ready at once while datagrams keep coming: the wake-up is not even polled then.
             biased;
@@ -399,23 +412,79 @@ mod tests {
     fn the_receive_buffer_holds_a_batch_only_while_a_connection_is_attached() {
         let chunk = 64 * 1500;
         let mut buffer = RecvBuffer::new(chunk);
-        buffer.fit(0);
+        assert!(buffer.fit(0));
         assert_eq!((buffer.slots(), buffer.storage.capacity()), (1, chunk));
-        buffer.fit(1);
+        assert!(buffer.fit(1));
         assert_eq!(buffer.slots(), BATCH_SIZE);
         assert_eq!(buffer.storage.len(), BATCH_SIZE * chunk);
         // Written by traffic, then kept as long as any connection is attached.
         buffer.storage.fill(7);
         let at = buffer.storage.as_ptr();
-        buffer.fit(40);
-        buffer.fit(1);
+        assert!(!buffer.fit(40));
+        assert!(!buffer.fit(1));
         assert_eq!(buffer.storage.as_ptr(), at, "not reallocated while in use");
         assert!(buffer.storage.iter().all(|&b| b == 7));
         // The last one detached: the batch's memory is freed, one chunk stays.
-        buffer.fit(0);
+        assert!(buffer.fit(0));
         assert_eq!((buffer.slots(), buffer.storage.capacity()), (1, chunk));
-        buffer.fit(0);
+        assert!(!buffer.fit(0));
         assert_eq!(buffer.slots(), 1);
+    }
+
+    /// Polls `f` until it holds (the receive loop runs on its own task).
+    async fn eventually(what: &str, f: impl Fn() -> bool) {
+        for _ in 0..500 {
+            if f() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("{what}");
+    }
+
+    #[tokio::test]
+    async fn the_port_frees_its_batch_when_the_last_connection_detaches() {
+        let socket = MediaSocket::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            Vec::new(),
+            Arc::new(UdpCounters::default()),
+        )
+        .unwrap();
+        eventually("a chunk at start", || socket.receive_buffer() > 0).await;
+        let idle = socket.receive_buffer();
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        // Attached, the next datagram (here garbage, dropped) finds a batch in place.
+        let a = socket.attach();
+        let b = socket.attach();
+        peer.send_to(b"garbage", socket.local_addr()).unwrap();
+        eventually("a batch once a connection is attached", || {
+            socket.receive_buffer() == idle * BATCH_SIZE
+        })
+        .await;
+        drop(a);
+        peer.send_to(b"garbage", socket.local_addr()).unwrap();
+        eventually("the garbage was read", || {
+            socket.shared.counters.datagrams_in.load(Relaxed) == 2
+        })
+        .await;
+        assert_eq!(
+            socket.receive_buffer(),
+            idle * BATCH_SIZE,
+            "one still attached"
+        );
+        // The last one goes: the loop, idle, is woken to free the batch.
+        drop(b);
+        eventually("one chunk once none is attached", || {
+            socket.receive_buffer() == idle
+        })
+        .await;
+        // An idle port still reads (and drops) what reaches it.
+        peer.send_to(b"garbage", socket.local_addr()).unwrap();
+        eventually("read while idle", || {
+            socket.shared.counters.datagrams_in.load(Relaxed) == 3
+        })
+        .await;
+        assert_eq!(socket.receive_buffer(), idle);
     }
 
     #[test]
