@@ -155,9 +155,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// The runtime of everything but the media path (which runs on its own threads, see
-/// `sfu::udp::threads`): HTTP, signaling, the store's consumers. Its blocking pool is bounded and
-/// lets idle threads go after a few seconds, so that memory returns after a busy session.
+/// The server's runtime: HTTP, signaling, the store's consumers and the media path (the shared
+/// UDP port's receive loop, the connections' drivers, the track readers and down-tracks). Its
+/// blocking pool is bounded and lets idle threads go after a few seconds, so that memory returns
+/// after a busy session.
 fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
