@@ -495,4 +495,61 @@ mod tests {
         buffer.fit(0);
         assert_eq!(buffer.storage.capacity(), 1500);
     }
+
+    #[tokio::test]
+    async fn a_run_handed_over_as_one_buffer_leaves_as_its_datagrams() {
+        let socket = MediaSocket::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            Vec::new(),
+            Arc::new(UdpCounters::default()),
+        )
+        .unwrap();
+        let attachment = socket.attach();
+        let own = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let virtual_socket = attachment.runtime().wrap_udp_socket(own).unwrap();
+        let gso = socket.shared.state.max_gso_segments();
+        assert_eq!(
+            virtual_socket.max_gso_segments(),
+            gso,
+            "the shared socket's"
+        );
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        // Twenty datagrams of 100 bytes and a last one of 40, as one buffer (one datagram
+        // each where the OS has no GSO).
+        let runs: Vec<Vec<u8>> = if gso > 1 {
+            let mut run: Vec<u8> = (0..20u8).flat_map(|i| [i; 100]).collect();
+            run.extend([20u8; 40]);
+            vec![run]
+        } else {
+            (0..20u8)
+                .map(|i| vec![i; 100])
+                .chain([vec![20u8; 40]])
+                .collect()
+        };
+        for run in &runs {
+            let transmit = webrtc::runtime::Transmit {
+                destination: peer.local_addr().unwrap(),
+                ecn: None,
+                contents: run,
+                segment_size: (gso > 1).then_some(100),
+                src_ip: None,
+            };
+            let sent = std::future::poll_fn(|cx| virtual_socket.poll_send(cx, &transmit))
+                .await
+                .unwrap();
+            assert_eq!(sent, run.len());
+        }
+        let mut buf = [0u8; 2048];
+        for i in 0..21u8 {
+            let (n, _) = peer.recv_from(&mut buf).unwrap();
+            let size = if i == 20 { 40 } else { 100 };
+            assert_eq!(&buf[..n], &vec![i; size][..], "datagram {i}");
+        }
+        let c = &socket.shared.counters;
+        assert_eq!(c.datagrams_out.load(Relaxed), 21);
+        assert_eq!(c.bytes_out.load(Relaxed), 2_040);
+        assert_eq!(c.send_failed.load(Relaxed), 0);
+    }
 }

@@ -3,7 +3,9 @@
 //! a webrtc peer connection reads and writes as if it were its own UDP socket, handed to it by
 //! [`MuxRuntime`], the connection's runtime (tokio for everything but sockets). Receiving copies
 //! out of the inbox; sending goes straight out of the shared socket, non-blocking: a full socket
-//! buffer drops the datagram and counts it, as UDP would. A connection sending a STUN binding
+//! buffer drops the datagram and counts it, as UDP would. A run of equal-size datagrams to one
+//! peer that the connection's driver hands over as one buffer (GSO, where the OS has it) leaves
+//! in one system call, the kernel cutting it into datagrams. A connection sending a STUN binding
 //! success response has accepted a check from that address, which binds the address to it; one
 //! sending a binding request (a check of its own) is expecting the answer from its destination.
 
@@ -88,6 +90,10 @@ impl AsyncUdpSocket for VirtualSocket {
         Ok(self.local)
     }
 
+    fn max_gso_segments(&self) -> usize {
+        self.shared.state.max_gso_segments()
+    }
+
     fn poll_send(&self, _cx: &mut Context<'_>, t: &Transmit<'_>) -> Poll<io::Result<usize>> {
         if is_binding_success(t.contents) {
             self.shared.bind(t.destination, self.pc);
@@ -100,7 +106,7 @@ impl AsyncUdpSocket for VirtualSocket {
             destination: on_socket(t.destination, v6),
             ecn: t.ecn,
             contents: t.contents,
-            segment_size: None,
+            segment_size: t.segment_size,
             src_ip: self
                 .shared
                 .wildcard
@@ -113,7 +119,11 @@ impl AsyncUdpSocket for VirtualSocket {
             .try_send(UdpSockRef::from(&self.shared.io), &transmit)
         {
             Ok(()) => {
-                c.datagrams_out.fetch_add(1, Relaxed);
+                let datagrams = match t.segment_size {
+                    Some(size) if size > 0 => t.contents.len().div_ceil(size),
+                    _ => 1,
+                };
+                c.datagrams_out.fetch_add(datagrams as u64, Relaxed);
                 c.bytes_out.fetch_add(t.contents.len() as u64, Relaxed);
             }
             // Never wait on the shared socket: a full send buffer drops, as the network would.
