@@ -173,17 +173,19 @@ impl SiteClock {
     }
 }
 
+/// Nanoseconds as an NTP timestamp (the inverse of [`ntp_to_ns`]), for tests.
+#[cfg(test)]
+pub(crate) fn ntp_of(ns: i64) -> u64 {
+    let secs = (ns / 1_000_000_000) as u64;
+    let frac = (((ns % 1_000_000_000) as u64) << 32) / 1_000_000_000;
+    (secs << 32) | frac
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const MS: i64 = 1_000_000;
-
-    fn ntp_of(ns: i64) -> u64 {
-        let secs = (ns / 1_000_000_000) as u64;
-        let frac = (((ns % 1_000_000_000) as u64) << 32) / 1_000_000_000;
-        (secs << 32) | frac
-    }
 
     #[test]
     fn unwrapping_crosses_the_wrap_and_survives_reordering() {

@@ -421,6 +421,7 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
+    use super::super::clock::ntp_of;
     use super::*;
 
     const MS: i64 = 1_000_000;
@@ -434,12 +435,6 @@ mod tests {
             key: true,
             data: bytes::Bytes::new(),
         }
-    }
-
-    fn ntp_of(ns: i64) -> u64 {
-        let secs = (ns / 1_000_000_000) as u64;
-        let frac = (((ns % 1_000_000_000) as u64) << 32) / 1_000_000_000;
-        (secs << 32) | frac
     }
 
     #[test]

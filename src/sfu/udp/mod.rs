@@ -442,14 +442,19 @@ mod tests {
         panic!("{what}");
     }
 
-    #[tokio::test]
-    async fn the_port_frees_its_batch_when_the_last_connection_detaches() {
-        let socket = MediaSocket::bind(
+    /// A shared port on loopback, with counters of its own.
+    fn loopback() -> Arc<MediaSocket> {
+        MediaSocket::bind(
             "127.0.0.1:0".parse().unwrap(),
             Vec::new(),
             Arc::new(UdpCounters::default()),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_port_frees_its_batch_when_the_last_connection_detaches() {
+        let socket = loopback();
         eventually("a chunk at start", || socket.receive_buffer() > 0).await;
         let idle = socket.receive_buffer();
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -498,12 +503,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_run_handed_over_as_one_buffer_leaves_as_its_datagrams() {
-        let socket = MediaSocket::bind(
-            "127.0.0.1:0".parse().unwrap(),
-            Vec::new(),
-            Arc::new(UdpCounters::default()),
-        )
-        .unwrap();
+        let socket = loopback();
         let attachment = socket.attach();
         let own = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let virtual_socket = attachment.runtime().wrap_udp_socket(own).unwrap();
