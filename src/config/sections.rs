@@ -218,6 +218,14 @@ pub struct MediaConfig {
     pub nat_1to1_ips: Vec<String>,
     pub down_track_queue: usize,
     pub keyframe_min_interval_ms: u64,
+    /// A site's video that no site receives and no recording taps for this long is paused at
+    /// the site (`video_paused`); 0: never.
+    #[serde(default = "default_pause_unwatched_after_ms")]
+    pub pause_unwatched_after_ms: u64,
+}
+
+fn default_pause_unwatched_after_ms() -> u64 {
+    5000
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -220,6 +220,8 @@ pub struct MediaSettings {
     pub nat_1to1_ips: Vec<String>,
     pub down_track_queue: usize,
     pub keyframe_min_interval: std::time::Duration,
+    /// See `sfu::pause` (zero: never).
+    pub pause_unwatched_after: std::time::Duration,
 }
 
 impl MediaSettings {
@@ -229,6 +231,7 @@ impl MediaSettings {
             nat_1to1_ips: c.nat_1to1_ips.clone(),
             down_track_queue: c.down_track_queue,
             keyframe_min_interval: std::time::Duration::from_millis(c.keyframe_min_interval_ms),
+            pause_unwatched_after: std::time::Duration::from_millis(c.pause_unwatched_after_ms),
         }
     }
 }

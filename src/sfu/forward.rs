@@ -139,6 +139,8 @@ pub struct PublishedTrack {
     media_ssrc: u32,
     subscribers: RwLock<Vec<DownTrackTx>>,
     tap: RwLock<Option<Arc<dyn Tap>>>,
+    /// Whether some site receives the track or a recording taps it (`sfu::pause`).
+    watched: tokio::sync::watch::Sender<bool>,
     /// Muted (by the site or the chair): nothing is forwarded.
     muted: AtomicBool,
     /// The negotiated id of the RFC 6464 audio level extension (0: none), and who is told when
@@ -200,6 +202,7 @@ impl PublishedTrack {
             media_ssrc,
             subscribers: RwLock::new(Vec::new()),
             tap: RwLock::new(None),
+            watched: tokio::sync::watch::Sender::new(false),
             muted: AtomicBool::new(false),
             level_ext: std::sync::atomic::AtomicU8::new(0),
             on_speaking: std::sync::OnceLock::new(),
@@ -221,6 +224,23 @@ impl PublishedTrack {
     /// Starts (`Some`) or ends (`None`) a recorder's observation of this track.
     pub fn set_tap(&self, tap: Option<Arc<dyn Tap>>) {
         *self.tap.write().expect("tap") = tap;
+        self.update_watched();
+    }
+
+    /// Follows whether the track is watched (some site receives it, or a recording taps it).
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.watched.subscribe()
+    }
+
+    /// Recomputes [`PublishedTrack::watch`]'s answer after a change of subscribers or tap. The
+    /// answer is computed under the watch's own lock, so concurrent changes end on the last state.
+    fn update_watched(&self) {
+        self.watched.send_if_modified(|w| {
+            let subscribers = self.subscribers.read().expect("subscribers").len();
+            let tapped = self.tap.read().expect("tap").is_some();
+            let now = super::pause::is_watched(subscribers, tapped);
+            std::mem::replace(w, now) != now
+        });
     }
 
     /// Stops or resumes forwarding (a mute). Resumed video starts with a keyframe.
@@ -260,6 +280,8 @@ impl PublishedTrack {
             tx,
             ready,
         });
+        drop(subs);
+        self.update_watched();
     }
 
     /// Removes a subscriber; its queue closes and its forwarding task ends.
@@ -268,6 +290,7 @@ impl PublishedTrack {
             .write()
             .expect("subscribers")
             .retain(|s| s.subscriber != subscriber);
+        self.update_watched();
     }
 
     /// Fans one packet out. Never awaits. Header extensions are dropped first: their ids were

@@ -18,6 +18,7 @@ pub mod layout;
 pub mod mute;
 pub mod participant;
 mod participant_chair;
+pub mod pause;
 pub mod recording;
 pub mod rewrite;
 pub mod room;

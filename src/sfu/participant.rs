@@ -395,6 +395,10 @@ impl Participant {
                 kind,
             });
         });
+        if kind == MediaKind::Video {
+            let after = self.shared.settings.pause_unwatched_after;
+            super::pause::spawn(&track, after, self.out.clone());
+        }
         self.own.push(track.clone());
         self.shared.tap_if_recording(&track, &self.room.session_id);
         self.room.publish(track);

@@ -320,6 +320,15 @@ pub enum ServerMsg {
         #[serde(default)]
         by: MutedBy,
     },
+    /// Nobody receives this site's video from `source` (no site's layout shows it and no
+    /// recording runs) for a while: the site may stop encoding and sending it (`paused: true`)
+    /// until it is wanted again (`paused: false`, sent at once; the server then asks for a
+    /// keyframe). Saves the site's uplink and the server's work; a site that ignores it loses
+    /// nothing.
+    VideoPaused {
+        source: TrackSource,
+        paused: bool,
+    },
     /// The queue of raised hands, first raised first (after every change, and after `joined`).
     HandsChanged {
         hands: Vec<Hand>,
