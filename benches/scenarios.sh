@@ -5,7 +5,9 @@
 #   fanout  4 publishers x 25 viewers in one session (publishers also see each other)
 #   city    the city-wide briefing: 1 host and 150 sites, every site publishing, each page with
 #           the default layouts (remote sites: host and floor; the host: a page of 25); the sites
-#           join muted (more than chair.join_muted_above_sites)
+#           join muted (more than chair.join_muted_above_sites); the cameras no page shows are
+#           paused after media.pause_unwatched_after_ms (5 s): measure with WARMUP=8 or more
+#   city-unpaused  the same with sites that keep sending what nobody receives (--ignore-pause)
 #   city-viewers  the earlier stand-in for it: the host publishing to 150 receive-only sites
 #   layouts 30 sites all publishing, each page with the default layout (remote sites: host and
 #           floor; the host: a page of 25); sites join muted (more than 5 sites)
@@ -13,7 +15,7 @@
 #   memory  idle RSS of a fresh server, then 10 s after ten sessions of 50 sites (2 publishing,
 #           one session after the other), split into anonymous and file-backed memory, with the
 #           live heap (jemalloc, from /metrics), the thread count and the peak RSS
-# Usage: benches/scenarios.sh [pairs|fanout|city|layouts|alltoall|memory ...]
+# Usage: benches/scenarios.sh [pairs|fanout|city|city-unpaused|layouts|alltoall|memory ...]
 #        (default: pairs fanout city)
 # Env: DURATION (s, default 20), WARMUP (s, default 3), OUT (directory for the JSON reports,
 # default target/scenarios), PROFILE=pairs (record `perf record -F 499 -g` of that scenario's
@@ -104,6 +106,7 @@ for s in "${@:-pairs fanout city}"; do
       pairs) run_scenario pairs "(a) 20 pairs" --sites 40 --publishers 20 --sessions 20 ;;
       fanout) run_scenario fanout "(b) 4 publishers × 25 viewers" --sites 29 --publishers 4 --layout all ;;
       city) run_scenario city "(c) city: host + 150 sites, all publishing, default layouts" --sites 151 --ramp 25 ;;
+      city-unpaused) run_scenario city-unpaused "(c) city, sites ignoring video_paused" --sites 151 --ramp 25 --ignore-pause ;;
       city-viewers) run_scenario city-viewers "host → 150 viewers" --sites 151 --publishers 1 --ramp 25 ;;
       layouts) run_scenario layouts "30 sites, default layouts" --sites 30 --ramp 5 ;;
       alltoall) run_scenario alltoall "30 sites, all to all" --sites 30 --ramp 5 --layout all ;;

@@ -143,6 +143,8 @@ pub struct VideoFrame {
     pub ts_step: u32,
     /// Wall-clock time since the previous frame.
     pub interval: std::time::Duration,
+    /// A VP8 keyframe (RFC 6386 9.1: the frame tag's first bit is 0).
+    pub key: bool,
 }
 
 /// What every publishing site sends, in a loop.
@@ -154,6 +156,17 @@ pub struct MediaPlan {
     pub video_kbps: u64,
     /// Video packets per second.
     pub video_pps: f64,
+}
+
+impl MediaPlan {
+    /// The first keyframe at or after `from`, going round the loop (`from` if there is none).
+    pub fn next_key(&self, from: usize) -> usize {
+        let n = self.video.len();
+        (0..n)
+            .map(|k| (from + k) % n)
+            .find(|&i| self.video[i].key)
+            .unwrap_or(from)
+    }
 }
 
 /// Packetises the IVF frames (padded with zeros at the end of each frame, after the VP8 data, to
@@ -211,6 +224,7 @@ pub fn plan(ivf: &Ivf, audio: Vec<Bytes>, bitrate_kbps: u64) -> Result<MediaPlan
             payloads,
             ts_step: (durations[prev] * 90_000.0).round() as u32,
             interval: std::time::Duration::from_secs_f64(durations[prev]),
+            key: f.data.first().is_some_and(|tag| tag & 1 == 0),
         });
     }
     Ok(MediaPlan {

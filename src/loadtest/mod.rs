@@ -86,6 +86,10 @@ pub struct Options {
     /// subscribes to every other site's video and every site is unmuted (all to all).
     #[arg(long, value_enum, default_value_t = Layout::Default)]
     pub layout: Layout,
+    /// Keep sending video the server says nobody receives (`video_paused`), as a site that does
+    /// not know the message would: the cost of unwatched video, for comparison.
+    #[arg(long)]
+    pub ignore_pause: bool,
 }
 
 /// See [`Options::layout`].
@@ -286,6 +290,7 @@ pub async fn run(o: Options) -> Result<Report, LoadTestError> {
                 publish: i < publishers,
                 bind_ip: o.bind,
                 subscribe_to: (o.layout == Layout::All).then(|| all.collect()),
+                ignore_pause: o.ignore_pause,
             });
         }
         if o.record {
@@ -493,6 +498,12 @@ pub async fn run(o: Options) -> Result<Report, LoadTestError> {
             nacks_received: shared.nacks_received.load(Relaxed),
             keyframe_requests_received: shared.keyframe_requests.load(Relaxed),
             nacks_sent: shared.nacks_sent.load(Relaxed),
+        },
+        video_paused: report::Pauses {
+            sites_at_end: shared.paused_now.load(Relaxed),
+            pauses: shared.pauses.load(Relaxed),
+            resumes: shared.resumes.load(Relaxed),
+            ignored: o.ignore_pause,
         },
         server,
         loadtest: OwnUsage {

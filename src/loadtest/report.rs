@@ -67,6 +67,18 @@ pub struct Feedback {
     pub nacks_sent: u64,
 }
 
+/// `video_paused` messages: video that no site received, which the sites stopped sending.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Pauses {
+    /// Publishing sites whose camera was paused at the end of the window.
+    pub sites_at_end: usize,
+    /// Pause and resume messages received over the whole run.
+    pub pauses: u64,
+    pub resumes: u64,
+    /// `--ignore-pause`: the sites kept sending.
+    pub ignored: bool,
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ServerUsage {
     pub pid: u32,
@@ -105,6 +117,7 @@ pub struct Report {
     /// Send to receive, through the server (ms).
     pub delay_ms: Spread,
     pub rtcp: Feedback,
+    pub video_paused: Pauses,
     pub server: Option<ServerUsage>,
     pub loadtest: OwnUsage,
     /// The first failures (joins refused, connections lost), for the reader.
@@ -164,6 +177,19 @@ impl Report {
             t,
             "  RTCP at the sites          {} NACKs received, {} keyframe requests received",
             self.rtcp.nacks_received, self.rtcp.keyframe_requests_received
+        );
+        let v = &self.video_paused;
+        let _ = writeln!(
+            t,
+            "  video paused (nobody sees) {} sites at the end ({} pauses, {} resumes{})",
+            v.sites_at_end,
+            v.pauses,
+            v.resumes,
+            if v.ignored {
+                "; ignored: sites kept sending"
+            } else {
+                ""
+            }
         );
         match &self.server {
             Some(v) => {

@@ -8,7 +8,7 @@
 use super::media::{self, MediaPlan, Stamp};
 use crate::client::{Received, SiteClient};
 use crate::sfu::forward::LossCounter;
-use crate::signal::protocol::{MediaKind, ServerMsg};
+use crate::signal::protocol::{MediaKind, ServerMsg, TrackSource};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -37,6 +37,10 @@ pub struct Shared {
     pub nacks_sent: AtomicU64,
     pub keyframe_requests: AtomicU64,
     pub client_drops: AtomicU64,
+    /// Publishing sites whose camera is paused now (`video_paused`), and the messages so far.
+    pub paused_now: AtomicUsize,
+    pub pauses: AtomicU64,
+    pub resumes: AtomicU64,
 }
 
 /// Microseconds since the load tester's clock started.
@@ -53,6 +57,8 @@ pub struct SiteSpec {
     pub bind_ip: IpAddr,
     /// Subscribe to exactly these sites' video (`--layout all`); `None`: the default layout.
     pub subscribe_to: Option<Vec<String>>,
+    /// Keep sending video when the server says nobody receives it (`--ignore-pause`).
+    pub ignore_pause: bool,
 }
 
 /// What a site measured (besides the shared totals).
@@ -103,10 +109,15 @@ pub async fn run(
     }
     let mut packets = client.take_packets();
     let muted = Arc::new(AtomicBool::new(false));
-    let watch = tokio::spawn(watch_mute(
+    let paused = Arc::new(AtomicBool::new(false));
+    let watch = tokio::spawn(follow(
         client.take_messages(),
         own_site(&client.joined),
-        muted.clone(),
+        Follow {
+            muted: muted.clone(),
+            paused: (!spec.ignore_pause).then(|| paused.clone()),
+            shared: shared.clone(),
+        },
     ));
     let client = Arc::new(client);
     let sender = spec.publish.then(|| {
@@ -117,6 +128,7 @@ pub async fn run(
             shared.clone(),
             epoch,
             muted,
+            paused,
         ))
     });
 
@@ -190,18 +202,44 @@ fn own_site(joined: &ServerMsg) -> String {
     }
 }
 
-/// Follows the site's own microphone mute (the server tells it after `joined`, and on changes).
-async fn watch_mute(mut messages: mpsc::Receiver<ServerMsg>, me: String, muted: Arc<AtomicBool>) {
+/// What a site follows from the server's messages about itself.
+struct Follow {
+    /// Its microphone is muted (the server tells it after `joined`, and on changes).
+    muted: Arc<AtomicBool>,
+    /// Nobody receives its camera (`video_paused`); `None` with `--ignore-pause`.
+    paused: Option<Arc<AtomicBool>>,
+    shared: Arc<Shared>,
+}
+
+async fn follow(mut messages: mpsc::Receiver<ServerMsg>, me: String, f: Follow) {
     while let Some(msg) = messages.recv().await {
-        if let ServerMsg::MuteChanged {
-            site_id,
-            kind: MediaKind::Audio,
-            muted: m,
-            ..
-        } = msg
-            && site_id == me
-        {
-            muted.store(m, Relaxed);
+        match msg {
+            ServerMsg::MuteChanged {
+                site_id,
+                kind: MediaKind::Audio,
+                muted: m,
+                ..
+            } if site_id == me => f.muted.store(m, Relaxed),
+            ServerMsg::VideoPaused {
+                source: TrackSource::Camera,
+                paused: p,
+            } => {
+                let count = if p {
+                    &f.shared.pauses
+                } else {
+                    &f.shared.resumes
+                };
+                count.fetch_add(1, Relaxed);
+                let Some(paused) = &f.paused else { continue };
+                if paused.swap(p, Relaxed) != p {
+                    if p {
+                        f.shared.paused_now.fetch_add(1, Relaxed);
+                    } else {
+                        f.shared.paused_now.fetch_sub(1, Relaxed);
+                    }
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -209,7 +247,8 @@ async fn watch_mute(mut messages: mpsc::Receiver<ServerMsg>, me: String, muted: 
 /// Sends the plan in a loop: video frames at their own pace (all packets of a frame at once, the
 /// marker on the last), an Opus packet every 20 ms; timestamps keep rising across loops. While the
 /// site is muted it sends as a muted page does with Opus DTX (the server's answer asks for it):
-/// one packet every 400 ms.
+/// one packet every 400 ms. While nobody receives its camera (`video_paused`) it sends no video,
+/// as a page that stopped encoding; it resumes at the next keyframe of the loop.
 async fn publish(
     client: Arc<SiteClient>,
     site: u32,
@@ -217,16 +256,26 @@ async fn publish(
     shared: Arc<Shared>,
     epoch: Instant,
     muted: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
 ) {
     let start = tokio::time::Instant::now();
     let (mut next_video, mut next_audio) = (start, start);
     let (mut vi, mut ai) = (0usize, 0usize);
+    let mut resume_at_key = false;
     while !shared.stop.load(Relaxed) {
         let dtx = muted.load(Relaxed);
         let audio_step = Duration::from_millis(if dtx { DTX_INTERVAL_MS } else { 20 });
         tokio::time::sleep_until(next_video.min(next_audio)).await;
         let now = tokio::time::Instant::now();
-        if now >= next_video {
+        let video_paused = paused.load(Relaxed);
+        if now >= next_video && video_paused {
+            resume_at_key = true;
+            vi = (vi + 1) % plan.video.len();
+            next_video += plan.video[vi].interval;
+        } else if now >= next_video {
+            if std::mem::take(&mut resume_at_key) {
+                vi = plan.next_key(vi);
+            }
             let frame = &plan.video[vi];
             let last = frame.payloads.len().saturating_sub(1);
             for (k, p) in frame.payloads.iter().enumerate() {
