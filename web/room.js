@@ -426,6 +426,7 @@
         chair.onMessage(msg);
         return;
       case "share_changed": share.onShareChanged(msg); return;
+      case "video_paused": enqueue(c, () => pauseVideo(c, msg.source, !!msg.paused)); return;
       case "agenda_item": agenda.onMessage(msg); return;
       case "recording": {
         // Đang ghi hình: every participant sees that the session is being recorded.
@@ -445,6 +446,23 @@
     }
   }
 
+  // No site shows this site's camera (or screen) and no recording runs: stop encoding and sending
+  // it until the server says it is wanted again (`video_paused`); the encoder then starts again
+  // with a keyframe. Saves the room PC's CPU and the site's uplink.
+  async function pauseVideo(c, source, paused) {
+    const sender = source === "screen" ? share.sender() : c.senders.video;
+    if (!sender || !c.pub || !c.pub.getSenders().includes(sender)) return;
+    const params = sender.getParameters();
+    if (!params.encodings?.length || params.encodings.every((e) => e.active === !paused)) return;
+    for (const e of params.encodings) e.active = !paused;
+    try {
+      await sender.setParameters(params);
+      S.videoPaused = paused;
+    } catch (err) {
+      console.warn("video_paused:", err);
+    }
+  }
+
   // The recording badge for everyone; the start/stop button for the host site.
   function renderRecording() {
     $("rec-badge").hidden = !S.recording;
@@ -460,6 +478,7 @@
   async function onJoined(c, msg) {
     S.joined = true;
     S.everJoined = true;
+    S.videoPaused = false;
     c.joinedAt = Date.now();
     S.participantId = msg.participant_id;
     S.siteId = msg.site?.id ?? null;
@@ -528,7 +547,7 @@
       joined: S.joined, siteId: S.siteId, siteName: S.siteName, participantId: S.participantId,
       sessionId: S.sessionId, micMuted: S.micMuted, cameraOff: S.camOff,
       publishing: !!S.conn?.pub, connected: !!S.conn && S.joined, isHost: isHost(), chair: chair.state(),
-      share: share.state(),
+      share: share.state(), videoPaused: !!S.videoPaused,
       peers: [...S.peers.values()].map((p) => ({
         siteId: p.siteId, siteName: p.siteName, participantId: p.participantId,
         hasVideo: hasLive(p, "video"), hasAudio: hasLive(p, "audio"),

@@ -163,6 +163,7 @@
     return {
       beforeOffer, onShareChanged, onTrackPublished, onTrackEnded, claim, reset, render,
       isScreenStream: (id) => V.screens.has(id),
+      sender: () => V.sender,
       state: () => ({ sharer: V.sharer, sharing: mine(), showing: !!V.track && V.track.readyState === "live",
         trackId: V.track?.id || null }),
     };
