@@ -533,7 +533,8 @@
     const c = S.conn;
     // The shared screen is counted apart, as perSite.screen.
     const siteOfTrack = (id) => (id === share.state().trackId ? "screen" : S.peers.get(S.trackOwner.get(id))?.siteId);
-    return window.GiaobanStats.collect(c ? [c.pub, c.sub] : [], siteOfTrack, [...S.peers.values()].map((p) => p.siteId).concat("screen"));
+    return window.GiaobanStats.collect(c ? [c.pub, c.sub] : [], siteOfTrack, [...S.peers.values()].map((p) => p.siteId).concat("screen"))
+      .then((s) => ({ ...s, videoPaused: !!S.videoPaused }));
   }
 
   function sortedSites() {

@@ -98,6 +98,7 @@
           ["stats.inAudioBytes", fmtBytes(s.inboundAudio.bytesReceived)],
           ["stats.outVideoPackets", fmtNumber(s.outboundVideo.packetsSent)],
           ["stats.outVideoFrames", fmtNumber(s.outboundVideo.framesEncoded)],
+          ["stats.outVideoState", t(s.videoPaused ? "stats.outVideoPaused" : "stats.outVideoSending")],
           ["stats.outAudioPackets", fmtNumber(s.outboundAudio.packetsSent)],
         ];
         $("stats-body").replaceChildren(...rows.map(([key, value]) => row([t(key), value])));
