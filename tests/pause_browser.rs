@@ -57,7 +57,10 @@ async fn a_page_nobody_sees_stops_encoding_its_camera_until_the_host_shows_it() 
         after <= before + 1,
         "still encoding while paused: {before} -> {after}; {v:#}"
     );
-    assert_eq!(v["stats"]["videoPaused"], true, "the statistics panel says so");
+    assert_eq!(
+        v["stats"]["videoPaused"], true,
+        "the statistics panel says so"
+    );
 
     // The host joins: its grid shows the commune, which resumes at once.
     let mut host = SiteClient::join(&server.ws_url(), &token(&session.links[HOST]), LOCAL)
