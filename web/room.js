@@ -426,7 +426,13 @@
         chair.onMessage(msg);
         return;
       case "share_changed": share.onShareChanged(msg); return;
-      case "video_paused": enqueue(c, () => pauseVideo(c, msg.source, !!msg.paused)); return;
+      case "video_paused":
+        // On a chain of its own, not the connection's queue: an encoder reconfiguring never holds
+        // up signaling (and needs no renegotiation).
+        S.pauseChain = (S.pauseChain || Promise.resolve())
+          .then(() => (live(c) ? pauseVideo(c, msg.source, !!msg.paused) : undefined))
+          .catch((err) => console.warn("video_paused:", err));
+        return;
       case "agenda_item": agenda.onMessage(msg); return;
       case "recording": {
         // Đang ghi hình: every participant sees that the session is being recorded.

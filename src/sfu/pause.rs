@@ -90,11 +90,13 @@ pub fn spawn(track: &Arc<PublishedTrack>, after: Duration, out: mpsc::Sender<Ser
     }
     let mut watched = track.watch();
     let source = track.source;
+    let site = track.site_id.clone();
     let cancel = track.cancel.clone();
     tokio::spawn(async move {
         let mut gate = PauseGate::new(after, Instant::now());
         let apply = |action: Option<PauseAction>| {
             if let Some(action) = action {
+                tracing::debug!(%site, ?source, ?action, "unwatched video");
                 // A full queue means a site too far behind to follow; it is dropped elsewhere.
                 let _ = out.try_send(ServerMsg::VideoPaused {
                     source,
