@@ -183,13 +183,16 @@ pub async fn screenshot(ws: &str, name: &str) {
     }
 }
 
-/// Polls `expr` in the page until it is `true`.
+/// Polls `expr` in the page until it is `true`; an expression giving a promise (an async call, the
+/// page's statistics) is awaited.
 pub async fn wait_for(ws: &str, expr: &str, what: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         if eval(
             ws,
-            &format!("(() => {{ try {{ return !!({expr}); }} catch (_) {{ return false; }} }})()"),
+            &format!(
+                "(async () => {{ try {{ return !!(await ({expr})); }} catch (_) {{ return false; }} }})()"
+            ),
         )
         .await
             == Value::Bool(true)
