@@ -33,17 +33,14 @@ fn tiles(sites: &[&str]) -> ClientMsg {
 
 /// The next `video_paused` of the camera, if one comes within `limit`.
 async fn camera_paused(c: &mut SiteClient, limit: Duration) -> Option<bool> {
-    let end = Instant::now() + limit;
-    loop {
-        let left = end.saturating_duration_since(Instant::now());
-        match c.next_message(left).await? {
-            ServerMsg::VideoPaused {
-                source: TrackSource::Camera,
-                paused,
-            } => return Some(paused),
-            _ => continue,
-        }
-    }
+    next_msg(c, limit, |m| match m {
+        ServerMsg::VideoPaused {
+            source: TrackSource::Camera,
+            paused,
+        } => Some(*paused),
+        _ => None,
+    })
+    .await
 }
 
 /// The last `video_paused` of the camera among the messages already queued (`None`: none).

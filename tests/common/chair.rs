@@ -168,16 +168,23 @@ pub async fn wait_msg<T>(
     limit: Duration,
     f: impl Fn(&ServerMsg) -> Option<T>,
 ) -> T {
+    match next_msg(c, limit, f).await {
+        Some(t) => t,
+        None => panic!("no {what} within {limit:?}"),
+    }
+}
+
+/// The first message `f` accepts within `limit` (others are skipped), if one comes.
+pub async fn next_msg<T>(
+    c: &mut SiteClient,
+    limit: Duration,
+    f: impl Fn(&ServerMsg) -> Option<T>,
+) -> Option<T> {
     let end = Instant::now() + limit;
     loop {
         let left = end.saturating_duration_since(Instant::now());
-        match c.next_message(left).await {
-            Some(m) => {
-                if let Some(t) = f(&m) {
-                    return t;
-                }
-            }
-            None => panic!("no {what} within {limit:?}"),
+        if let Some(t) = f(&c.next_message(left).await?) {
+            return Some(t);
         }
     }
 }
