@@ -1,47 +1,41 @@
 //! One forwarded track at one subscriber: a [`DownTrack`] owns the task that rewrites each packet
 //! of a [`PublishedTrack`] for its subscriber (SSRC, payload type, continuous sequence numbers and
-//! timestamps) and writes it to the subscriber's connection, and relays the subscriber's keyframe
-//! requests to the publisher once the track is negotiated. Dropping it detaches it from the
+//! timestamps) and hands it to the egress loop for the subscriber's connection (the loop also
+//! relays the subscriber's keyframe requests to the publisher). Dropping it detaches it from the
 //! publisher and stops its writes at once, before its sender leaves the connection.
 
+use super::egress::Egress;
 use super::forward::{PublishedTrack, Readiness};
 use super::rewrite::Rewriter;
 use crate::metrics::Kind;
 use crate::signal::protocol::MediaKind;
-use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
-use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
+use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::shared::marshal::MarshalSize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
-use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 
 /// One forwarded track at one subscriber.
 pub struct DownTrack {
     pub published: Arc<PublishedTrack>,
-    pub local: Arc<TrackLocalStaticRTP>,
-    pub sender: Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+    pub sender: RTCRtpSenderId,
     subscriber: Uuid,
     cancel: CancellationToken,
-    rtcp_started: AtomicBool,
     ready: Arc<Readiness>,
 }
 
 impl DownTrack {
-    /// Subscribes `subscriber` to `published` through `local` (already added to the subscriber's
-    /// connection as `sender`) and starts the forwarding task. Packets flow once `connected` (the
-    /// subscriber connection's state) is true and [`DownTrack::on_negotiated`] was called.
+    /// Subscribes `subscriber` to `published` through `sender` (already added to the
+    /// subscriber's connection `conn` of `egress`) and starts the forwarding task. Packets flow
+    /// once `connected` (the subscriber connection's state) is true and
+    /// [`DownTrack::on_negotiated`] was called.
     pub fn start(
         subscriber: Uuid,
         published: Arc<PublishedTrack>,
-        (local, sender): (
-            Arc<TrackLocalStaticRTP>,
-            Arc<dyn webrtc::rtp_transceiver::RtpSender>,
-        ),
+        (egress, conn, sender): (Egress, u64, RTCRtpSenderId),
         out_ssrc: u32,
         queue: usize,
         connected: Arc<AtomicBool>,
@@ -59,7 +53,6 @@ impl DownTrack {
             super::engine::codec(kind).clock_rate,
         );
         let gauges = (metrics.hold(Kind::Task), metrics.hold(Kind::DownTrack));
-        let writer = local.clone();
         let session = published.session.clone();
         let cancel = CancellationToken::new();
         let stopped = cancel.clone();
@@ -81,9 +74,8 @@ impl DownTrack {
                 h.sequence_number = out.sequence_number;
                 h.timestamp = out.timestamp;
                 let bytes = (h.marshal_size() + packet.payload.len()) as u64;
-                // After the subscriber's connection closed, writes fail: count them as drops,
-                // keep draining until detached.
-                if writer.write_rtp(packet).await.is_ok() {
+                // A full egress queue (the loop lagging) drops the packet and counts it.
+                if egress.write(conn, sender, packet) {
                     metrics.packets_out.fetch_add(1, Relaxed);
                     metrics.bytes_out.fetch_add(bytes, Relaxed);
                     session.packets_out.fetch_add(1, Relaxed);
@@ -96,50 +88,18 @@ impl DownTrack {
         published.attach(subscriber, tx, ready.clone());
         DownTrack {
             published,
-            local,
             sender,
             subscriber,
             cancel,
-            rtcp_started: AtomicBool::new(false),
             ready,
         }
     }
 
     /// Once the subscriber applied the offer declaring this track: packets may flow (when its
-    /// connection is up), its keyframe requests are relayed to the publisher, and a first
-    /// keyframe is asked for. Idempotent.
+    /// connection is up) and a first keyframe is asked for. Idempotent.
     pub fn on_negotiated(&self) {
         self.ready.set_negotiated();
         self.published.request_keyframe();
-        if self.rtcp_started.swap(true, Relaxed) {
-            return;
-        }
-        let local = self.local.clone();
-        let published = self.published.clone();
-        let cancel = self.cancel.clone();
-        let gauge = published.metrics.hold(Kind::Task);
-        tokio::spawn(async move {
-            let _gauge = gauge;
-            loop {
-                let event = tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = published.cancel.cancelled() => break,
-                    e = local.poll() => e,
-                };
-                match event {
-                    Some(TrackLocalEvent::OnRtcpPacket(packets)) => {
-                        if packets.iter().any(|p| {
-                            let any = p.as_any();
-                            any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
-                        }) {
-                            published.request_keyframe();
-                        }
-                    }
-                    Some(_) => {}
-                    None => break,
-                }
-            }
-        });
     }
 }
 

@@ -82,7 +82,7 @@ pub fn payload_type(kind: RtpCodecKind) -> u8 {
     }
 }
 
-fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
+pub(super) fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
     let mut me = MediaEngine::default();
     for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
         me.register_codec(
@@ -116,31 +116,34 @@ pub struct Pc {
 
 impl Drop for Pc {
     fn drop(&mut self) {
-        // The connection's tasks and buffers go a moment after it is dropped; once none is left
-        // (a session ended), give the freed memory back at once.
-        // One such check at a time for the whole process (a session's end drops its
-        // connections all at once; each used to start its own, and its own blocking thread).
-        if TRIM_SCHEDULED.swap(true, Relaxed) {
-            return;
-        }
-        let metrics = self.metrics.clone();
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            TRIM_SCHEDULED.store(false, Relaxed);
-            return;
-        };
-        rt.spawn(async move {
-            // Twice: what the connections held goes at once, what the room and the
-            // consumers of its events held a few seconds later.
-            for secs in [2, 6] {
-                tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
-                if metrics.peer_connections.load(Relaxed) != 0 {
-                    break;
-                }
-                let _ = tokio::task::spawn_blocking(release_free_memory).await;
-            }
-            TRIM_SCHEDULED.store(false, Relaxed);
-        });
+        trim_when_idle(&self.metrics);
     }
+}
+
+/// After a connection went: the connections' tasks and buffers go a moment later; once none is
+/// left (a session ended), give the freed memory back at once. One such check at a time for the
+/// whole process (a session's end drops its connections all at once).
+pub fn trim_when_idle(metrics: &Arc<Metrics>) {
+    if TRIM_SCHEDULED.swap(true, Relaxed) {
+        return;
+    }
+    let metrics = metrics.clone();
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        TRIM_SCHEDULED.store(false, Relaxed);
+        return;
+    };
+    rt.spawn(async move {
+        // Twice: what the connections held goes at once, what the room and the
+        // consumers of its events held a few seconds later.
+        for secs in [2, 6] {
+            tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+            if metrics.peer_connections.load(Relaxed) != 0 {
+                break;
+            }
+            let _ = tokio::task::spawn_blocking(release_free_memory).await;
+        }
+        TRIM_SCHEDULED.store(false, Relaxed);
+    });
 }
 
 /// Set while a task waits to give freed memory back (see [`Pc`]'s `Drop`).
@@ -306,11 +309,7 @@ async fn build_on(
         None => (None, Direction::Both),
     };
     let mut me = media_engine()?;
-    let marker = KeyframeRequestMarker {
-        counters: rtcp,
-        ..Default::default()
-    };
-    let registry = interceptors(&mut me, direction)?.with(Slot::from(14_000), marker);
+    let registry = registry(&mut me, direction, rtcp)?;
     // No mDNS: it would open a multicast socket per connection, and on a host without a
     // multicast route (an intranet server with no default gateway) that fails every join.
     let mut se = SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::Disabled);
@@ -336,6 +335,20 @@ async fn build_on(
         builder = builder.with_runtime(runtime);
     }
     Ok(Arc::new(builder.build().await?))
+}
+
+/// The interceptors of a connection whose media flows in `direction` (see [`interceptors`]),
+/// with the [`KeyframeRequestMarker`] at the end of the chain.
+pub(super) fn registry(
+    me: &mut MediaEngine,
+    direction: Direction,
+    rtcp: Option<Arc<RtcpCounters>>,
+) -> Result<Registry, webrtc::error::Error> {
+    let marker = KeyframeRequestMarker {
+        counters: rtcp,
+        ..Default::default()
+    };
+    Ok(interceptors(me, direction)?.with(Slot::from(14_000), marker))
 }
 
 /// How often one lost packet is asked for again (NACK) before it is given up. Without a bound

@@ -1,7 +1,8 @@
 //! The SFU: live state only. [`Sfu`] keeps one [`room::Room`] per live session; a site that joins
 //! becomes a participant with its own control task (`participant`), its published tracks are read
 //! and fanned out to down-tracks (`forward`), with header rewriting (`rewrite`) and throttled
-//! keyframe requests (`keyframe`) as pure logic. Peer connections are built in `engine`. The SFU
+//! keyframe requests (`keyframe`) as pure logic. Publish connections are built in `engine`; the
+//! subscribe connections live in the `egress` loop on the shared port. The SFU
 //! never touches the database: it reports what happens as [`SfuEvent`]s on the [`crate::live`] bus.
 
 pub mod agenda;
@@ -10,6 +11,7 @@ pub mod chairing;
 pub mod control;
 pub mod downtrack;
 pub mod dtx;
+pub mod egress;
 pub mod engine;
 pub mod floor;
 pub mod forward;
@@ -30,7 +32,7 @@ use crate::metrics::Metrics;
 use crate::signal::liveness::MediaHealth;
 use crate::signal::protocol::{ErrorCode, LeaveReason, PcKind, ServerMsg, SessionRef, SiteRef};
 use engine::MediaSettings;
-use participant::{Control, Participant, PcHandler};
+use participant::{Control, Participant};
 use room::{Member, Room};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -45,6 +47,8 @@ pub use crate::live::Event as SfuEvent;
 pub struct Shared {
     pub settings: MediaSettings,
     pub media: Arc<MediaSocket>,
+    /// The loop that drives every subscribe connection.
+    pub egress: egress::Egress,
     pub metrics: Arc<Metrics>,
     /// Chairing settings (join-muted threshold, grid page size, tile limit).
     pub chair: crate::config::ChairConfig,
@@ -76,6 +80,8 @@ impl Shared {
 pub enum SfuError {
     #[error(transparent)]
     Engine(#[from] engine::EngineError),
+    #[error(transparent)]
+    Egress(#[from] egress::EgressError),
     #[error("the client's connection closed during the join")]
     ClientGone,
 }
@@ -184,6 +190,7 @@ impl Sfu {
         Sfu {
             shared: Arc::new(Shared {
                 settings,
+                egress: egress::Egress::start(media.clone(), metrics.clone()),
                 media,
                 metrics,
                 chair: crate::config::ChairConfig::default(),
@@ -373,20 +380,8 @@ impl Sfu {
         let (ctl, rx) = mpsc::channel(256);
         let resync = Arc::new(tokio::sync::Notify::new());
         let media = Arc::new(MediaState::default());
-        let handler = Arc::new(PcHandler {
-            kind: PcKind::Subscribe,
-            ctl: ctl.clone(),
-            media: media.clone(),
-        });
-        let subscribe = match engine::new_peer_connection(
-            engine::Direction::Send,
-            &shared.settings,
-            &shared.media,
-            &shared.metrics,
-            handler,
-        )
-        .await
-        {
+        let on_state = participant::state_handler(PcKind::Subscribe, ctl.clone(), media.clone());
+        let subscribe = match shared.egress.open(on_state).await {
             Ok(pc) => pc,
             Err(e) => {
                 shared.forget_room_if_empty(&room);
@@ -422,6 +417,7 @@ impl Sfu {
             offer_pending: false,
             dirty: false,
             restart: false,
+            trickled_ufrag: None,
             content_mid: None,
             _gauges: participant::gauges(shared),
         };

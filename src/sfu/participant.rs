@@ -8,6 +8,7 @@
 
 use super::Shared;
 use super::downtrack::DownTrack;
+use super::egress::{StateHandler, SubConn};
 use super::engine::{self, Pc};
 use super::forward::{Origin, PublishedTrack};
 use super::room::Room;
@@ -26,8 +27,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use uuid::Uuid;
-use webrtc::media_stream::track_local::TrackLocal;
-use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnectionEventHandler, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
@@ -73,16 +72,7 @@ impl PeerConnectionEventHandler for PcHandler {
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        let health = match state {
-            RTCPeerConnectionState::Connected => {
-                let _ = self.ctl.send(Control::MediaConnected).await;
-                MediaHealth::Connected
-            }
-            RTCPeerConnectionState::Disconnected => MediaHealth::Disconnected,
-            RTCPeerConnectionState::Failed => MediaHealth::Failed,
-            _ => return,
-        };
-        self.media.set(self.kind, health);
+        on_connection_state(self.kind, &self.ctl, &self.media, state);
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
@@ -90,6 +80,39 @@ impl PeerConnectionEventHandler for PcHandler {
             let _ = self.ctl.send(Control::Track(track)).await;
         }
     }
+}
+
+/// A connection's state, told to the participant (`connected`) and its
+/// [`MediaState`](super::MediaState). Never waits.
+fn on_connection_state(
+    kind: PcKind,
+    ctl: &mpsc::Sender<Control>,
+    media: &super::MediaState,
+    state: RTCPeerConnectionState,
+) {
+    let health = match state {
+        RTCPeerConnectionState::Connected => {
+            if let Err(mpsc::error::TrySendError::Full(msg)) = ctl.try_send(Control::MediaConnected)
+            {
+                let ctl = ctl.clone();
+                tokio::spawn(async move { ctl.send(msg).await });
+            }
+            MediaHealth::Connected
+        }
+        RTCPeerConnectionState::Disconnected => MediaHealth::Disconnected,
+        RTCPeerConnectionState::Failed => MediaHealth::Failed,
+        _ => return,
+    };
+    media.set(kind, health);
+}
+
+/// The state handler of a connection driven by the egress loop (see [`PcHandler`]).
+pub fn state_handler(
+    kind: PcKind,
+    ctl: mpsc::Sender<Control>,
+    media: Arc<super::MediaState>,
+) -> StateHandler {
+    Box::new(move |state| on_connection_state(kind, &ctl, &media, state))
 }
 
 pub struct Participant {
@@ -103,7 +126,7 @@ pub struct Participant {
     /// The room's tracks or layouts changed: reconcile subscriptions (see `Member::resync`).
     pub resync: Arc<tokio::sync::Notify>,
     pub media: Arc<super::MediaState>,
-    pub subscribe: Pc,
+    pub subscribe: SubConn,
     pub publish: Option<Pc>,
     pub down: HashMap<(Uuid, MediaKind, TrackSource), DownTrack>,
     pub own: Vec<Arc<PublishedTrack>>,
@@ -111,6 +134,8 @@ pub struct Participant {
     pub dirty: bool,
     /// An ICE restart was asked for: the next subscribe offer carries new ICE credentials.
     pub restart: bool,
+    /// The subscribe connection's ICE ufrag whose candidates were last trickled.
+    pub trickled_ufrag: Option<String>,
     /// The m-line (mid) of the publish connection that carries the site's screen (`share_screen`).
     pub content_mid: Option<String>,
     pub _gauges: (Gauge, Gauge),
@@ -165,16 +190,6 @@ impl Participant {
             ClientMsg::PublishOffer { sdp } => self.on_publish_offer(sdp).await,
             ClientMsg::SubscribeAnswer { sdp } => self.on_subscribe_answer(sdp).await,
             ClientMsg::IceCandidate { pc, candidate } => {
-                let target = match pc {
-                    PcKind::Publish => self.publish.as_ref(),
-                    PcKind::Subscribe => Some(&self.subscribe),
-                };
-                let Some(target) = target else {
-                    return self.error(
-                        ErrorCode::BadCandidate,
-                        "no publish connection yet: send publish_offer first",
-                    );
-                };
                 let init = RTCIceCandidateInit {
                     candidate: candidate.candidate,
                     sdp_mid: candidate.sdp_mid,
@@ -182,7 +197,29 @@ impl Participant {
                     username_fragment: candidate.username_fragment,
                     ..Default::default()
                 };
-                if let Err(e) = target.pc.add_ice_candidate(init).await {
+                let refused = match pc {
+                    PcKind::Subscribe => self
+                        .subscribe
+                        .add_remote_candidate(init)
+                        .await
+                        .err()
+                        .map(|e| e.to_string()),
+                    PcKind::Publish => {
+                        let Some(target) = self.publish.as_ref() else {
+                            return self.error(
+                                ErrorCode::BadCandidate,
+                                "no publish connection yet: send publish_offer first",
+                            );
+                        };
+                        target
+                            .pc
+                            .add_ice_candidate(init)
+                            .await
+                            .err()
+                            .map(|e| e.to_string())
+                    }
+                };
+                if let Some(e) = refused {
                     self.error(ErrorCode::BadCandidate, format!("candidate refused: {e}"));
                 }
             }
@@ -310,7 +347,7 @@ impl Participant {
                 );
             }
         };
-        if let Err(e) = self.subscribe.pc.set_remote_description(answer).await {
+        if let Err(e) = self.subscribe.set_answer(answer).await {
             return self.error(ErrorCode::BadSdp, format!("subscribe answer refused: {e}"));
         }
         self.offer_pending = false;
@@ -464,10 +501,10 @@ impl Participant {
         let mut changed = false;
         for key in stale {
             if let Some(dt) = self.down.remove(&key) {
-                // Stop forwarding first, so nothing is written to a sender being removed.
-                let sender = dt.sender.clone();
+                // Stop forwarding first (what is still queued for the sender is dropped).
+                let sender = dt.sender;
                 drop(dt);
-                if let Err(e) = self.subscribe.pc.remove_track(&sender).await {
+                if let Err(e) = self.subscribe.remove_track(sender).await {
                     tracing::debug!("remove_track: {e}");
                 }
                 changed = true;
@@ -500,13 +537,13 @@ impl Participant {
     async fn add_down_track(
         &self,
         track: &Arc<PublishedTrack>,
-    ) -> Result<DownTrack, webrtc::error::Error> {
+    ) -> Result<DownTrack, super::egress::EgressError> {
         let kind = match track.kind {
             MediaKind::Audio => RtpCodecKind::Audio,
             MediaKind::Video => RtpCodecKind::Video,
         };
         let ssrc: u32 = rand::random();
-        let local = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        let local = MediaStreamTrack::new(
             track.stream_id.clone(),
             track.track_id.clone(),
             format!("{} ({})", track.site_name, kind),
@@ -519,16 +556,15 @@ impl Participant {
                 codec: engine::codec(kind),
                 ..Default::default()
             }],
-        )));
+        );
         let sender = self
             .subscribe
-            .pc
-            .add_track(local.clone() as Arc<dyn TrackLocal>)
+            .add_track(local, Arc::downgrade(track))
             .await?;
         Ok(DownTrack::start(
             self.id,
             track.clone(),
-            (local, sender),
+            (self.subscribe.egress().clone(), self.subscribe.id(), sender),
             ssrc,
             self.shared.settings.down_track_queue,
             self.subscribe.connected.clone(),
@@ -552,10 +588,8 @@ impl Participant {
 
     async fn offer(&mut self) {
         let restart = std::mem::take(&mut self.restart);
-        let options = restart
-            .then_some(rtc::peer_connection::configuration::RTCOfferOptions { ice_restart: true });
-        let offer = match self.subscribe.pc.create_offer(options).await {
-            Ok(o) => o,
+        let sdp = match self.subscribe.offer(restart).await {
+            Ok(sdp) => sdp,
             Err(e) => {
                 return self.error(
                     ErrorCode::Internal,
@@ -563,16 +597,37 @@ impl Participant {
                 );
             }
         };
-        let sdp = self.subscribe.advertise(&offer.sdp);
         tracing::debug!(site = %self.site_id, %sdp, "subscribe offer");
-        if let Err(e) = self.subscribe.pc.set_local_description(offer).await {
-            return self.error(
-                ErrorCode::Internal,
-                format!("cannot apply the subscribe offer: {e}"),
-            );
-        }
         self.offer_pending = true;
+        // New ICE credentials (the first offer, a restart): the candidates are trickled too, as
+        // for the publish connection, for clients that learn candidates only that way.
+        let ufrag = super::udp::advertise::ice_credentials(&sdp).map(|(u, _)| u.to_owned());
+        let mut trickle = Vec::new();
+        if ufrag.is_some() && ufrag != self.trickled_ufrag {
+            // (An offer without media sections has no candidates yet.)
+            trickle = super::udp::advertise::candidates(&sdp);
+            if !trickle.is_empty() {
+                self.trickled_ufrag.clone_from(&ufrag);
+            }
+        }
+        let mid = sdp
+            .lines()
+            .find_map(|l| l.trim_end().strip_prefix("a=mid:"))
+            .map(str::to_owned);
         let _ = self.out.send(ServerMsg::SubscribeOffer { sdp }).await;
+        for candidate in trickle {
+            let candidate = Candidate {
+                candidate,
+                sdp_mid: mid.clone(),
+                sdp_mline_index: Some(0),
+                username_fragment: ufrag.clone(),
+            };
+            let msg = ServerMsg::IceCandidate {
+                pc: PcKind::Subscribe,
+                candidate,
+            };
+            let _ = self.out.send(msg).await;
+        }
     }
 
     async fn leave(mut self, reason: LeaveReason) {
@@ -591,7 +646,7 @@ impl Participant {
         if let Some(p) = &self.publish {
             p.close().await;
         }
-        self.subscribe.close().await;
+        // The subscribe connection closes when it is dropped, with the participant.
         self.shared.emit(super::SfuEvent::Left {
             session_id: self.room.session_id.clone(),
             site_id: self.site_id.clone(),

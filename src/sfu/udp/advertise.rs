@@ -63,6 +63,34 @@ pub fn gather_from(bind: IpAddr) -> Vec<SocketAddr> {
     }
 }
 
+/// The host addresses of a connection driven without a socket of its own (the egress loop's)
+/// for a media socket bound to `bind`, given the interfaces' addresses: `bind` itself when it is
+/// a concrete address; else every usable address of the families [`gather_from`] names (no
+/// loopback, unspecified or link-local address: no site could use it), once each.
+pub fn host_ips(bind: IpAddr, interfaces: &[IpAddr]) -> Vec<IpAddr> {
+    if !bind.is_unspecified() {
+        return vec![bind];
+    }
+    let mut out = Vec::new();
+    for family in gather_from(bind) {
+        for ip in interfaces {
+            let link_local = match ip {
+                IpAddr::V4(v4) => v4.is_link_local(),
+                IpAddr::V6(v6) => v6.is_unicast_link_local(),
+            };
+            if ip.is_ipv4() == family.is_ipv4()
+                && !ip.is_loopback()
+                && !ip.is_unspecified()
+                && !link_local
+                && !out.contains(ip)
+            {
+                out.push(*ip);
+            }
+        }
+    }
+    out
+}
+
 /// The local ICE ufrag and password of a session description (`a=ice-ufrag`, `a=ice-pwd`; with
 /// BUNDLE every section carries the same pair, so the first of each is taken).
 pub fn ice_credentials(sdp: &str) -> Option<(&str, &str)> {
@@ -72,6 +100,23 @@ pub fn ice_credentials(sdp: &str) -> Option<(&str, &str)> {
             .filter(|v| !v.is_empty())
     };
     Some((attr("a=ice-ufrag:")?, attr("a=ice-pwd:")?))
+}
+
+/// The candidates of a session description, as trickled (`candidate:…`): the first
+/// component's, once each (with BUNDLE and rtcp-mux one component of one section carries all).
+pub fn candidates(sdp: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for value in sdp
+        .lines()
+        .filter_map(|l| l.trim_end().strip_prefix("a=candidate:"))
+    {
+        let component = value.split_whitespace().nth(1);
+        let line = format!("candidate:{value}");
+        if component == Some("1") && !out.contains(&line) {
+            out.push(line);
+        }
+    }
+    out
 }
 
 /// `sdp` with every UDP host candidate line announcing `to` (see [`rewrite_candidate_line`]);
@@ -137,6 +182,60 @@ pub fn rewrite_candidate(c: &mut RTCIceCandidate, to: &Announce) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_wildcard_bind_names_each_usable_interface_address_of_its_families() {
+        let ips = |v: &[&str]| {
+            v.iter()
+                .map(|s| s.parse().unwrap())
+                .collect::<Vec<IpAddr>>()
+        };
+        let interfaces = ips(&[
+            "127.0.0.1",
+            "10.77.0.1",
+            "169.254.3.4",
+            "10.78.0.1",
+            "::1",
+            "fe80::1",
+            "fd77::1",
+            "10.77.0.1",
+        ]);
+        let bind = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            host_ips(bind("0.0.0.0"), &interfaces),
+            ips(&["10.77.0.1", "10.78.0.1"])
+        );
+        assert_eq!(
+            host_ips(bind("::"), &interfaces),
+            ips(&["10.77.0.1", "10.78.0.1", "fd77::1"]),
+            "dual-stack: both families"
+        );
+        assert_eq!(
+            host_ips(bind("127.0.0.1"), &interfaces),
+            ips(&["127.0.0.1"])
+        );
+        assert_eq!(host_ips(bind("10.78.0.1"), &[]), ips(&["10.78.0.1"]));
+        assert!(host_ips(bind("0.0.0.0"), &ips(&["127.0.0.1"])).is_empty());
+    }
+
+    #[test]
+    fn the_candidates_of_a_description_are_its_first_components_once_each() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n\
+            a=candidate:1 1 udp 2130706431 10.0.0.5 4000 typ host\r\n\
+            a=candidate:1 2 udp 2130706431 10.0.0.5 4000 typ host\r\n\
+            a=candidate:2 1 udp 2130706431 fd00::5 4000 typ host\r\n\
+            a=end-of-candidates\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n\
+            a=candidate:1 1 udp 2130706431 10.0.0.5 4000 typ host\r\n";
+        assert_eq!(
+            candidates(sdp),
+            [
+                "candidate:1 1 udp 2130706431 10.0.0.5 4000 typ host",
+                "candidate:2 1 udp 2130706431 fd00::5 4000 typ host"
+            ]
+        );
+        assert!(candidates("v=0\r\n").is_empty());
+    }
+
     use super::*;
 
     const SDP: &str = "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\

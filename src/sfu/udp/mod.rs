@@ -14,17 +14,19 @@
 
 pub mod advertise;
 pub mod demux;
+pub mod engine_inbox;
 pub mod socket;
 
 use crate::metrics::UdpCounters;
 use demux::{DropReason, PcId, Route, Table, check_credentials};
+use engine_inbox::{EngineInbox, Inbound};
 use socket::{DATAGRAM_BUF, Datagram, Inbox, MuxRuntime, canonical, pick};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock};
-use webrtc::runtime::{BATCH_SIZE, RecvMeta, Runtime, UdpSockRef, UdpSocketState};
+use webrtc::runtime::{BATCH_SIZE, RecvMeta, Runtime, Transmit, UdpSockRef, UdpSocketState};
 
 /// Free datagram buffers kept for reuse; more are freed (memory returns after a peak).
 const POOL_MAX: usize = 1024;
@@ -33,11 +35,13 @@ const POOL_MAX: usize = 1024;
 /// `net.core.rmem_max` / `wmem_max` (raise those for large briefings).
 const SOCKET_BUFFER: usize = 8 << 20;
 
-/// The routing state: the pure table, and each connection's inboxes by local address.
+/// The routing state: the pure table, each webrtc connection's inboxes by local address, and
+/// the connections the egress loop drives (their datagrams go to its one inbox).
 #[derive(Default)]
 struct Routes {
     table: Table,
     inboxes: HashMap<PcId, Vec<(IpAddr, Arc<Inbox>)>>,
+    engine: HashSet<PcId>,
 }
 
 pub(crate) struct Shared {
@@ -59,6 +63,8 @@ pub(crate) struct Shared {
     recv_buffer: AtomicUsize,
     counters: Arc<UdpCounters>,
     crypto: Arc<dyn rtc::crypto::RTCCryptoProvider>,
+    /// Datagrams of the connections the egress loop drives.
+    engine: Arc<EngineInbox>,
 }
 
 impl Shared {
@@ -112,6 +118,42 @@ impl Shared {
         counter.fetch_add(1, Relaxed);
     }
 
+    /// Sends what connection `pc` wrote, from local address `local` (the source named when the
+    /// socket is bound to the wildcard), without waiting: a full send buffer drops and counts,
+    /// as the network would. A STUN binding success binds its destination to the connection; a
+    /// binding request (a check of its own) expects the answer from there.
+    pub(super) fn transmit(&self, pc: PcId, local: IpAddr, t: &Transmit<'_>) {
+        if demux::is_binding_success(t.contents) {
+            self.bind(t.destination, pc);
+        } else if demux::is_binding_request(t.contents) {
+            self.expect_answer(t.contents, pc, t.destination);
+        }
+        let v6 = self.local.is_ipv6();
+        let transmit = Transmit {
+            destination: socket::on_socket(t.destination, v6),
+            ecn: t.ecn,
+            contents: t.contents,
+            segment_size: t.segment_size,
+            src_ip: self
+                .wildcard
+                .then(|| socket::on_socket((local, 0).into(), v6).ip()),
+        };
+        let c = &self.counters;
+        match self.state.try_send(UdpSockRef::from(&self.io), &transmit) {
+            Ok(()) => {
+                let datagrams = match t.segment_size {
+                    Some(size) if size > 0 => t.contents.len().div_ceil(size),
+                    _ => 1,
+                };
+                c.datagrams_out.fetch_add(datagrams as u64, Relaxed);
+                c.bytes_out.fetch_add(t.contents.len() as u64, Relaxed);
+            }
+            Err(_) => {
+                c.send_failed.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
     /// Routes one datagram (under the routes' read lock, held by the caller).
     fn route(&self, routes: &Routes, from: SocketAddr, dst: Option<IpAddr>, d: &[u8]) {
         self.counters.datagrams_in.fetch_add(1, Relaxed);
@@ -126,6 +168,18 @@ impl Shared {
             }
             Route::Drop(reason) => return self.dropped(reason),
         };
+        if routes.engine.contains(&pc) {
+            let inbound = Inbound {
+                pc,
+                data: bytes::BytesMut::from(d),
+                from,
+                dst,
+            };
+            if !self.engine.push(inbound) {
+                self.dropped(DropReason::QueueFull);
+            }
+            return;
+        }
         let Some(inbox) = routes.inboxes.get(&pc).and_then(|l| pick(l, dst)) else {
             return self.dropped(DropReason::UnknownSource);
         };
@@ -196,6 +250,7 @@ impl MediaSocket {
             recv_buffer: AtomicUsize::new(0),
             counters,
             crypto,
+            engine: Arc::new(EngineInbox::default()),
         });
         let task = tokio::spawn(receive(shared.clone()));
         Ok(Arc::new(MediaSocket { shared, task }))
@@ -213,6 +268,11 @@ impl MediaSocket {
             shared: self.shared.clone(),
             pc,
         }
+    }
+
+    /// The inbox of the connections the egress loop drives (one per port).
+    pub fn engine_inbox(&self) -> Arc<EngineInbox> {
+        self.shared.engine.clone()
     }
 
     /// Bytes of the receive buffer: a batch while connections are attached, one chunk when none.
@@ -262,6 +322,44 @@ impl Attachment {
         }
     }
 
+    /// Hands this connection's datagrams to the egress loop (see [`engine_inbox`]) instead of
+    /// a virtual socket.
+    pub fn drive_by_engine(&self) {
+        let mut routes = self.shared.routes.write().expect("routes");
+        routes.engine.insert(self.pc);
+    }
+
+    /// The connection's id on the port (the egress loop names its connections by it).
+    pub fn id(&self) -> PcId {
+        self.pc
+    }
+
+    /// The host candidates of a connection driven without a virtual socket: each address the
+    /// port is reached on, with the shared port. What they announce is [`Attachment::advertise`]'s.
+    pub fn host_addrs(&self) -> Vec<SocketAddr> {
+        let bind = self.shared.local.ip();
+        let interfaces: Vec<IpAddr> = if bind.is_unspecified() {
+            match rtc::shared::ifaces::ifaces() {
+                Ok(list) => list.iter().filter_map(|i| i.addr.map(|a| a.ip())).collect(),
+                Err(e) => {
+                    tracing::warn!("cannot list the interfaces' addresses: {e}");
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        advertise::host_ips(bind, &interfaces)
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, self.port()))
+            .collect()
+    }
+
+    /// Sends a datagram this connection wrote (see [`Shared::transmit`]).
+    pub fn transmit(&self, local: IpAddr, t: &Transmit<'_>) {
+        self.shared.transmit(self.pc, local, t);
+    }
+
     /// An offer or answer about to be sent: its ICE credentials start routing to this
     /// connection, and its host candidates name the shared port.
     pub fn advertise(&self, sdp: &str) -> String {
@@ -278,13 +376,16 @@ impl Drop for Attachment {
         let (inboxes, last) = {
             let mut routes = self.shared.routes.write().expect("routes");
             routes.table.forget(self.pc);
+            routes.engine.remove(&self.pc);
             let inboxes = routes.inboxes.remove(&self.pc).unwrap_or_default();
-            if routes.inboxes.is_empty() {
+            let last = routes.inboxes.is_empty() && routes.engine.is_empty();
+            if last {
                 // The last connection went: give back what the busiest moment grew.
                 routes.inboxes.shrink_to_fit();
+                routes.engine.shrink_to_fit();
                 routes.table.shrink_to_fit();
             }
-            (inboxes, routes.inboxes.is_empty())
+            (inboxes, last)
         };
         for (_, inbox) in inboxes {
             for buf in inbox.drain() {

@@ -10,20 +10,19 @@
 //! sending a binding request (a check of its own) is expecting the answer from its destination.
 
 use super::Shared;
-use super::demux::{PcId, is_binding_request, is_binding_success};
+use super::demux::PcId;
 use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use webrtc::runtime::{
     AsyncInterval, AsyncTcpListener, AsyncTcpStream, AsyncUdpSocket, JoinHandle, RecvMeta, Runtime,
-    TokioRuntime, Transmit, UdpSockRef,
+    TokioRuntime, Transmit,
 };
 
 /// Datagrams queued per connection before the shared socket drops (and counts) for it.
@@ -95,42 +94,7 @@ impl AsyncUdpSocket for VirtualSocket {
     }
 
     fn poll_send(&self, _cx: &mut Context<'_>, t: &Transmit<'_>) -> Poll<io::Result<usize>> {
-        if is_binding_success(t.contents) {
-            self.shared.bind(t.destination, self.pc);
-        } else if is_binding_request(t.contents) {
-            self.shared
-                .expect_answer(t.contents, self.pc, t.destination);
-        }
-        let v6 = self.shared.local.is_ipv6();
-        let transmit = Transmit {
-            destination: on_socket(t.destination, v6),
-            ecn: t.ecn,
-            contents: t.contents,
-            segment_size: t.segment_size,
-            src_ip: self
-                .shared
-                .wildcard
-                .then(|| on_socket((self.local.ip(), 0).into(), v6).ip()),
-        };
-        let c = &self.shared.counters;
-        match self
-            .shared
-            .state
-            .try_send(UdpSockRef::from(&self.shared.io), &transmit)
-        {
-            Ok(()) => {
-                let datagrams = match t.segment_size {
-                    Some(size) if size > 0 => t.contents.len().div_ceil(size),
-                    _ => 1,
-                };
-                c.datagrams_out.fetch_add(datagrams as u64, Relaxed);
-                c.bytes_out.fetch_add(t.contents.len() as u64, Relaxed);
-            }
-            // Never wait on the shared socket: a full send buffer drops, as the network would.
-            Err(_) => {
-                c.send_failed.fetch_add(1, Relaxed);
-            }
-        }
+        self.shared.transmit(self.pc, self.local.ip(), t);
         Poll::Ready(Ok(t.contents.len()))
     }
 

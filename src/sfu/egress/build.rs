@@ -1,0 +1,68 @@
+//! Building one subscribe connection on the sans-IO core: giaoban's codecs and the sending
+//! direction's interceptors (`engine`), ICE-lite (the site checks, the server answers; no
+//! gathering, no mDNS) with one host candidate per address the shared port is reached on.
+//! What the candidates announce (NAT 1:1, the port) is the attachment's `advertise`.
+
+use crate::metrics::RtcpCounters;
+use crate::sfu::engine::{self, Direction};
+use rtc::ice::mdns::MulticastDnsMode;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
+};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{0}")]
+    Rtc(#[from] rtc::shared::error::Error),
+    #[error("no address to announce")]
+    NoAddress,
+}
+
+/// A subscribe connection whose host candidates are `hosts` (gathering complete).
+pub fn subscribe_connection(
+    hosts: &[SocketAddr],
+    rtcp: Arc<RtcpCounters>,
+) -> Result<RTCPeerConnection, BuildError> {
+    if hosts.is_empty() {
+        return Err(BuildError::NoAddress);
+    }
+    let mut me = engine::media_engine()?;
+    let registry = engine::registry(&mut me, Direction::Send, Some(rtcp))?;
+    // ICE-lite: the server only answers the site's checks (its address is fixed and public to
+    // the site); no multicast DNS socket (it fails on hosts without a multicast route).
+    let mut se = SettingEngineBuilder::new()
+        .with_lite(true)
+        .with_multicast_dns_mode(MulticastDnsMode::Disabled);
+    if hosts.iter().any(|a| a.ip().is_loopback()) {
+        se = se.with_include_loopback_candidate(true);
+    }
+    let mut pc = RTCPeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_media_engine(me)
+        .with_setting_engine(se.build())
+        .with_interceptor_registry(registry)
+        .build(Instant::now())?;
+    for addr in hosts {
+        let candidate = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: addr.ip().to_string(),
+                port: addr.port(),
+                component: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .new_candidate_host()?;
+        pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json()?)?;
+    }
+    // End of gathering: the offer says so (`a=end-of-candidates`).
+    pc.add_local_candidate(RTCIceCandidateInit::default())?;
+    Ok(pc)
+}
