@@ -216,7 +216,9 @@ pub struct MediaConfig {
     pub udp_port: u16,
     #[serde(default)]
     pub nat_1to1_ips: Vec<String>,
-    pub down_track_queue: usize,
+    /// Packets that may wait for the egress loop, all down-tracks together, before the
+    /// forwarder drops (and counts) on lag.
+    pub egress_queue: usize,
     pub keyframe_min_interval_ms: u64,
     /// A site's video that no site receives and no recording taps for this long is paused at
     /// the site (`video_paused`); 0: never.

@@ -58,10 +58,10 @@ impl Config {
             ip.parse::<IpAddr>()
                 .map_err(|e| invalid("media.nat_1to1_ips", format!("{ip:?}: {e}")))?;
         }
-        if !(8..=65536).contains(&self.media.down_track_queue) {
+        if !(256..=1_048_576).contains(&self.media.egress_queue) {
             return Err(invalid(
-                "media.down_track_queue",
-                "must be between 8 and 65536 packets",
+                "media.egress_queue",
+                "must be between 256 and 1048576 packets",
             ));
         }
         if self.auth.login_hash_workers > 64 {

@@ -1,21 +1,15 @@
-//! One forwarded track at one subscriber: a [`DownTrack`] owns the task that rewrites each packet
-//! of a [`PublishedTrack`] for its subscriber (SSRC, payload type, continuous sequence numbers and
-//! timestamps) and hands it to the egress loop for the subscriber's connection (the loop also
-//! relays the subscriber's keyframe requests to the publisher). Dropping it detaches it from the
-//! publisher and stops its writes at once, before its sender leaves the connection.
+//! One forwarded track at one subscriber. A [`DownTrack`] is what the subscriber's participant
+//! holds: its sender on the subscriber's connection and its place among the published track's
+//! down-tracks, whose packets go to the egress loop (which rewrites each one for the subscriber:
+//! SSRC, payload type, continuous sequence numbers and timestamps). Dropping it detaches it from
+//! the publisher at once, before its sender leaves the connection.
 
 use super::egress::Egress;
-use super::forward::{PublishedTrack, Readiness};
-use super::rewrite::Rewriter;
-use crate::metrics::Kind;
-use crate::signal::protocol::MediaKind;
-use rtc::rtp;
+use super::forward::{DownTrackTx, PublishedTrack, Readiness};
+use crate::metrics::{Gauge, Kind};
 use rtc::rtp_transceiver::RTCRtpSenderId;
-use rtc::shared::marshal::MarshalSize;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use std::sync::atomic::AtomicBool;
 use uuid::Uuid;
 
 /// One forwarded track at one subscriber.
@@ -23,74 +17,29 @@ pub struct DownTrack {
     pub published: Arc<PublishedTrack>,
     pub sender: RTCRtpSenderId,
     subscriber: Uuid,
-    cancel: CancellationToken,
     ready: Arc<Readiness>,
+    _gauge: Gauge,
 }
 
 impl DownTrack {
-    /// Subscribes `subscriber` to `published` through `sender` (already added to the
-    /// subscriber's connection `conn` of `egress`) and starts the forwarding task. Packets flow
-    /// once `connected` (the subscriber connection's state) is true and
+    /// Subscribes `subscriber` to `published` through down-track `down` of sender `sender`
+    /// (already added to the subscriber's connection `conn` of `egress`). Packets flow once
+    /// `connected` (the subscriber connection's state) is true and
     /// [`DownTrack::on_negotiated`] was called.
     pub fn start(
         subscriber: Uuid,
         published: Arc<PublishedTrack>,
-        (egress, conn, sender): (Egress, u64, RTCRtpSenderId),
-        out_ssrc: u32,
-        queue: usize,
+        (egress, conn, sender, down): (&Egress, u64, RTCRtpSenderId, u64),
         connected: Arc<AtomicBool>,
     ) -> DownTrack {
-        let (tx, mut rx) = mpsc::channel::<rtp::Packet>(queue);
-        let metrics = published.metrics.clone();
-        let kind = if published.kind == MediaKind::Audio {
-            rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Audio
-        } else {
-            rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Video
-        };
-        let mut rewriter = Rewriter::new(
-            out_ssrc,
-            super::engine::payload_type(kind),
-            super::engine::codec(kind).clock_rate,
-        );
-        let gauges = (metrics.hold(Kind::Task), metrics.hold(Kind::DownTrack));
-        let session = published.session.clone();
-        let cancel = CancellationToken::new();
-        let stopped = cancel.clone();
-        tokio::spawn(async move {
-            let _gauges = gauges;
-            while let Some(mut packet) = rx.recv().await {
-                // Dropped (unsubscribed): what is still queued is not written, since the sender
-                // is being removed from the connection and a write to it would fail (and webrtc
-                // logs every such failure).
-                if stopped.is_cancelled() {
-                    break;
-                }
-                let h = &mut packet.header;
-                let Some(out) = rewriter.rewrite(h.ssrc, h.sequence_number, h.timestamp) else {
-                    continue;
-                };
-                h.ssrc = out.ssrc;
-                h.payload_type = out.payload_type;
-                h.sequence_number = out.sequence_number;
-                h.timestamp = out.timestamp;
-                let bytes = (h.marshal_size() + packet.payload.len()) as u64;
-                // A full egress queue (the loop lagging) drops the packet and counts it.
-                if egress.write(conn, sender, packet) {
-                    metrics.packets_out.fetch_add(1, Relaxed);
-                    metrics.bytes_out.fetch_add(bytes, Relaxed);
-                    session.packets_out.fetch_add(1, Relaxed);
-                } else {
-                    metrics.packets_dropped.fetch_add(1, Relaxed);
-                }
-            }
-        });
         let ready = Arc::new(Readiness::new(connected));
-        published.attach(subscriber, tx, ready.clone());
+        let sink = egress.sink(conn, sender, down);
+        published.attach(DownTrackTx::new(subscriber, sink, ready.clone()));
         DownTrack {
+            _gauge: published.metrics.hold(Kind::DownTrack),
             published,
             sender,
             subscriber,
-            cancel,
             ready,
         }
     }
@@ -105,7 +54,6 @@ impl DownTrack {
 
 impl Drop for DownTrack {
     fn drop(&mut self) {
-        self.cancel.cancel();
         self.published.detach(self.subscriber);
     }
 }

@@ -221,7 +221,8 @@ impl Pc {
 pub struct MediaSettings {
     pub bind_ip: IpAddr,
     pub nat_1to1_ips: Vec<String>,
-    pub down_track_queue: usize,
+    /// Packets that may wait for the egress loop (all down-tracks together).
+    pub egress_queue: usize,
     pub keyframe_min_interval: std::time::Duration,
     /// See `sfu::pause` (zero: never).
     pub pause_unwatched_after: std::time::Duration,
@@ -232,7 +233,7 @@ impl MediaSettings {
         MediaSettings {
             bind_ip: c.bind_ip.parse().unwrap_or(IpAddr::from([127, 0, 0, 1])),
             nat_1to1_ips: c.nat_1to1_ips.clone(),
-            down_track_queue: c.down_track_queue,
+            egress_queue: c.egress_queue,
             keyframe_min_interval: std::time::Duration::from_millis(c.keyframe_min_interval_ms),
             pause_unwatched_after: std::time::Duration::from_millis(c.pause_unwatched_after_ms),
         }

@@ -1,8 +1,8 @@
 //! The media path. A [`PublishedTrack`] reads one publisher track and fans each packet out to its
-//! down-tracks through bounded queues (`try_send`: a full queue drops and counts, and asks for a
-//! keyframe, so a slow site never stalls the publisher or the others). Each down-track
-//! (`downtrack`) has its own task that rewrites the header and awaits the subscriber
-//! connection's back-pressure alone.
+//! down-tracks, offering it to each one's [`DownSink`] (the engine's side of the seam: the egress
+//! loop rewrites the header for the subscriber and sends it). An offer never waits: a full queue
+//! drops and counts, and asks for a keyframe, so a slow site never stalls the publisher or the
+//! others.
 //! A down-track is offered nothing until it is [`Readiness`]-open: its subscriber's connection is
 //! up (DTLS) and has applied the offer that declares the track; a first keyframe is asked for when
 //! it opens. Keyframe requests go to the publisher through one throttled task per video track.
@@ -53,19 +53,44 @@ impl Readiness {
     }
 }
 
-/// The sending end of one down-track's queue, held by the published track it subscribes to.
+/// What became of a packet offered to a down-track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offered {
+    Queued,
+    /// Its queue is full (the down-track lags): the packet is lost.
+    Full,
+    /// Its queue is gone (the down-track is ending).
+    Closed,
+}
+
+/// Where one down-track's packets go (the engine behind the seam). Never waits.
+pub trait DownSink: Send + Sync {
+    fn offer(&self, packet: rtp::Packet) -> Offered;
+}
+
+/// A queue of its own (benchmarks and tests read the packets from it).
+impl DownSink for mpsc::Sender<rtp::Packet> {
+    fn offer(&self, packet: rtp::Packet) -> Offered {
+        match self.try_send(packet) {
+            Ok(()) => Offered::Queued,
+            Err(mpsc::error::TrySendError::Full(_)) => Offered::Full,
+            Err(mpsc::error::TrySendError::Closed(_)) => Offered::Closed,
+        }
+    }
+}
+
+/// One down-track as the published track it subscribes to holds it.
 pub struct DownTrackTx {
     subscriber: Uuid,
-    tx: mpsc::Sender<rtp::Packet>,
+    sink: Box<dyn DownSink>,
     ready: Arc<Readiness>,
 }
 
 impl DownTrackTx {
-    /// A down-track's queue end as [`fan_out`] sees it (for benchmarks and tests).
-    pub fn new(subscriber: Uuid, tx: mpsc::Sender<rtp::Packet>, ready: Arc<Readiness>) -> Self {
+    pub fn new(subscriber: Uuid, sink: impl DownSink + 'static, ready: Arc<Readiness>) -> Self {
         DownTrackTx {
             subscriber,
-            tx,
+            sink: Box::new(sink),
             ready,
         }
     }
@@ -267,24 +292,15 @@ impl PublishedTrack {
         }
     }
 
-    pub(super) fn attach(
-        &self,
-        subscriber: Uuid,
-        tx: mpsc::Sender<rtp::Packet>,
-        ready: Arc<Readiness>,
-    ) {
+    pub(super) fn attach(&self, down: DownTrackTx) {
         let mut subs = self.subscribers.write().expect("subscribers");
-        subs.retain(|s| s.subscriber != subscriber);
-        subs.push(DownTrackTx {
-            subscriber,
-            tx,
-            ready,
-        });
+        subs.retain(|s| s.subscriber != down.subscriber);
+        subs.push(down);
         drop(subs);
         self.update_watched();
     }
 
-    /// Removes a subscriber; its queue closes and its forwarding task ends.
+    /// Removes a subscriber: nothing more is offered to it.
     pub fn detach(&self, subscriber: Uuid) {
         self.subscribers
             .write()
@@ -307,7 +323,15 @@ impl PublishedTrack {
         if let Some(tap) = self.tap.read().expect("tap").as_ref() {
             tap.rtp(&packet);
         }
+        let bytes = (packet.header.marshal_size() + packet.payload.len()) as u64;
         let done = fan_out(&self.subscribers.read().expect("subscribers"), packet);
+        if done.queued > 0 {
+            self.metrics.packets_out.fetch_add(done.queued, Relaxed);
+            self.metrics
+                .bytes_out
+                .fetch_add(done.queued * bytes, Relaxed);
+            self.session.packets_out.fetch_add(done.queued, Relaxed);
+        }
         if done.not_ready > 0 {
             self.metrics
                 .packets_not_ready
@@ -442,10 +466,10 @@ pub fn fan_out(subs: &[DownTrackTx], packet: rtp::Packet) -> FanOut {
             packet.clone()
         };
         if let Some(p) = p {
-            match s.tx.try_send(p) {
-                Ok(()) => done.queued += 1,
-                Err(mpsc::error::TrySendError::Full(_)) => done.dropped += 1,
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            match s.sink.offer(p) {
+                Offered::Queued => done.queued += 1,
+                Offered::Full => done.dropped += 1,
+                Offered::Closed => {}
             }
         }
     }
@@ -469,11 +493,7 @@ mod tests {
     }
 
     fn down(tx: mpsc::Sender<rtp::Packet>, ready: Arc<Readiness>) -> DownTrackTx {
-        DownTrackTx {
-            subscriber: Uuid::new_v4(),
-            tx,
-            ready,
-        }
+        DownTrackTx::new(Uuid::new_v4(), tx, ready)
     }
 
     #[test]

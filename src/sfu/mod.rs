@@ -187,10 +187,11 @@ pub struct Sfu {
 impl Sfu {
     pub fn new(settings: MediaSettings, media: Arc<MediaSocket>, metrics: Arc<Metrics>) -> Self {
         let events = Arc::new(crate::live::Bus::default());
+        let egress = egress::Egress::start(media.clone(), metrics.clone(), settings.egress_queue);
         Sfu {
             shared: Arc::new(Shared {
                 settings,
-                egress: egress::Egress::start(media.clone(), metrics.clone()),
+                egress,
                 media,
                 metrics,
                 chair: crate::config::ChairConfig::default(),

@@ -557,16 +557,15 @@ impl Participant {
                 ..Default::default()
             }],
         );
-        let sender = self
+        let (sender, down) = self
             .subscribe
             .add_track(local, Arc::downgrade(track))
             .await?;
+        let egress = self.subscribe.egress();
         Ok(DownTrack::start(
             self.id,
             track.clone(),
-            (self.subscribe.egress().clone(), self.subscribe.id(), sender),
-            ssrc,
-            self.shared.settings.down_track_queue,
+            (egress, self.subscribe.id(), sender, down),
             self.subscribe.connected.clone(),
         ))
     }

@@ -2,15 +2,16 @@
 //! one of them driven by one loop ([`run`]) on the shared media port, instead of a webrtc driver
 //! task, a timer and channels per connection. The loop owns the connections; everything else
 //! reaches one through its [`SubConn`] handle, whose calls run on the connection inside the loop
-//! and answer through a one-shot channel. Down-tracks hand their packets to the loop through one
-//! bounded queue ([`Egress::write`], dropped and counted when full); the loop writes every packet
-//! it has to its connection, then sends what the connections produced.
+//! and answer through a one-shot channel. The published tracks' fan-out hands each packet to the
+//! loop through one bounded queue ([`EgressSink`], a full queue drops); the loop rewrites every
+//! packet it has for its down-track (`rewrite`) and writes it to the connection, then sends what
+//! the connections produced.
 //! A site's keyframe requests (PLI, FIR) on a track go to the publisher of that track.
 
 mod build;
 mod run;
 
-use super::forward::PublishedTrack;
+use super::forward::{DownSink, Offered, PublishedTrack};
 use super::udp::MediaSocket;
 use crate::metrics::{Gauge, Kind, Metrics};
 use rtc::media_stream::MediaStreamTrack;
@@ -29,14 +30,37 @@ pub use build::BuildError;
 
 /// Control calls queued for the loop (joins, negotiations, leaves); callers wait for room.
 const COMMANDS: usize = 1024;
-/// Packets queued for the loop; a full queue drops (a lagging loop never stalls the readers).
-const WRITES: usize = 8192;
 
-/// One packet for one sender of one connection.
+/// One packet for one down-track (`down`, of sender `sender`) of one connection.
 pub struct Write {
     pub conn: u64,
     pub sender: RTCRtpSenderId,
+    pub down: u64,
     pub packet: rtp::Packet,
+}
+
+/// A down-track's way into the loop (see [`DownSink`]).
+pub struct EgressSink {
+    writes: mpsc::Sender<Write>,
+    conn: u64,
+    sender: RTCRtpSenderId,
+    down: u64,
+}
+
+impl DownSink for EgressSink {
+    fn offer(&self, packet: rtp::Packet) -> Offered {
+        let w = Write {
+            conn: self.conn,
+            sender: self.sender,
+            down: self.down,
+            packet,
+        };
+        match self.writes.try_send(w) {
+            Ok(()) => Offered::Queued,
+            Err(mpsc::error::TrySendError::Full(_)) => Offered::Full,
+            Err(mpsc::error::TrySendError::Closed(_)) => Offered::Closed,
+        }
+    }
 }
 
 /// What runs on a connection inside the loop.
@@ -73,10 +97,10 @@ pub struct Egress {
 }
 
 impl Egress {
-    /// Starts the loop on `media`'s port.
-    pub fn start(media: Arc<MediaSocket>, metrics: Arc<Metrics>) -> Egress {
+    /// Starts the loop on `media`'s port; `queue` packets may wait for it (all down-tracks).
+    pub fn start(media: Arc<MediaSocket>, metrics: Arc<Metrics>, queue: usize) -> Egress {
         let (commands, command_rx) = mpsc::channel(COMMANDS);
-        let (writes, write_rx) = mpsc::channel(WRITES);
+        let (writes, write_rx) = mpsc::channel(queue.max(1));
         tokio::spawn(run::run(
             media.engine_inbox(),
             command_rx,
@@ -117,15 +141,14 @@ impl Egress {
         })
     }
 
-    /// Queues `packet` for `sender` of connection `conn`; false (dropped) if the queue is full.
-    pub fn write(&self, conn: u64, sender: RTCRtpSenderId, packet: rtp::Packet) -> bool {
-        self.writes
-            .try_send(Write {
-                conn,
-                sender,
-                packet,
-            })
-            .is_ok()
+    /// The way into the loop of down-track `down`, sender `sender` of connection `conn`.
+    pub fn sink(&self, conn: u64, sender: RTCRtpSenderId, down: u64) -> EgressSink {
+        EgressSink {
+            writes: self.writes.clone(),
+            conn,
+            sender,
+            down,
+        }
     }
 }
 
@@ -182,12 +205,13 @@ impl SubConn {
         rx.await.map_err(|_| EgressError::Closed)
     }
 
-    /// Adds a track to send; a keyframe request of the site on it goes to `published`.
+    /// Adds a track to send, as a new down-track (sender, down-track id); a keyframe request of
+    /// the site on it goes to `published`.
     pub async fn add_track(
         &self,
         track: MediaStreamTrack,
         published: Weak<PublishedTrack>,
-    ) -> Result<RTCRtpSenderId, EgressError> {
+    ) -> Result<(RTCRtpSenderId, u64), EgressError> {
         self.call(move |conn, _| conn.add_track(track, published))
             .await?
     }

@@ -7,7 +7,9 @@
 
 use super::{Command, EgressError, StateHandler, Write};
 use crate::metrics::Metrics;
+use crate::sfu::engine;
 use crate::sfu::forward::PublishedTrack;
+use crate::sfu::rewrite::Rewriter;
 use crate::sfu::udp::Attachment;
 use crate::sfu::udp::engine_inbox::{EngineInbox, Inbound};
 use rtc::media_stream::MediaStreamTrack;
@@ -23,7 +25,7 @@ use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -31,6 +33,17 @@ use webrtc::runtime::Transmit;
 
 /// Packets taken from the down-tracks' queue per pass.
 const WRITE_BATCH: usize = 512;
+
+/// What the loop keeps of one down-track (a sender of a connection).
+struct Down {
+    id: u64,
+    track_id: String,
+    rewriter: Rewriter,
+}
+
+/// Names each down-track, so that a packet queued for one that ended meanwhile is never written
+/// to a track that reuses its sender.
+static NEXT_DOWN: AtomicU64 = AtomicU64::new(1);
 
 /// One subscribe connection inside the loop.
 pub struct Conn {
@@ -42,7 +55,7 @@ pub struct Conn {
     on_state: StateHandler,
     /// The published track behind each sent track (by track id): where its keyframe requests go.
     keyframes: HashMap<String, Weak<PublishedTrack>>,
-    senders: HashMap<RTCRtpSenderId, String>,
+    senders: HashMap<RTCRtpSenderId, Down>,
     /// Its entry in the loop's timer set.
     deadline: Option<Instant>,
     /// Touched in this pass (queued for servicing once).
@@ -69,21 +82,40 @@ impl Conn {
         }
     }
 
+    /// Adds a track whose first encoding names its SSRC and codec: a new down-track.
     pub fn add_track(
         &mut self,
         track: MediaStreamTrack,
         published: Weak<PublishedTrack>,
-    ) -> Result<RTCRtpSenderId, EgressError> {
+    ) -> Result<(RTCRtpSenderId, u64), EgressError> {
         let track_id = track.track_id().clone();
+        let kind = track.kind();
+        let (ssrc, clock_rate) = track
+            .codings()
+            .first()
+            .map(|c| {
+                (
+                    c.rtp_coding_parameters.ssrc.unwrap_or(0),
+                    c.codec.clock_rate,
+                )
+            })
+            .unwrap_or_default();
         let sender = self.pc.add_track(track)?;
+        let id = NEXT_DOWN.fetch_add(1, Relaxed);
+        let rewriter = Rewriter::new(ssrc, engine::payload_type(kind), clock_rate);
         self.keyframes.insert(track_id.clone(), published);
-        self.senders.insert(sender, track_id);
-        Ok(sender)
+        let down = Down {
+            id,
+            track_id,
+            rewriter,
+        };
+        self.senders.insert(sender, down);
+        Ok((sender, id))
     }
 
     pub fn remove_track(&mut self, sender: RTCRtpSenderId) -> Result<(), EgressError> {
-        if let Some(track_id) = self.senders.remove(&sender) {
-            self.keyframes.remove(&track_id);
+        if let Some(down) = self.senders.remove(&sender) {
+            self.keyframes.remove(&down.track_id);
         }
         self.pc.remove_track(sender)?;
         Ok(())
@@ -215,11 +247,30 @@ impl Engine {
             self.metrics.packets_dropped.fetch_add(1, Relaxed);
             return;
         };
-        // A sender removed while its packets were queued: they are dropped (counted).
-        let written = conn
-            .pc
-            .rtp_sender(w.sender)
-            .is_some_and(|mut s| s.write_rtp(now, w.packet).is_ok());
+        // A down-track removed while its packets were queued: they are dropped (counted).
+        let written = match conn.senders.get_mut(&w.sender) {
+            Some(down) if down.id == w.down => {
+                let mut packet = w.packet;
+                let h = &mut packet.header;
+                match down
+                    .rewriter
+                    .rewrite(h.ssrc, h.sequence_number, h.timestamp)
+                {
+                    Some(out) => {
+                        h.ssrc = out.ssrc;
+                        h.payload_type = out.payload_type;
+                        h.sequence_number = out.sequence_number;
+                        h.timestamp = out.timestamp;
+                        conn.pc
+                            .rtp_sender(w.sender)
+                            .is_some_and(|mut s| s.write_rtp(now, packet).is_ok())
+                    }
+                    // Not forwarded (see `Rewriter::rewrite`): nothing lost.
+                    None => true,
+                }
+            }
+            _ => false,
+        };
         if !written {
             self.metrics.packets_dropped.fetch_add(1, Relaxed);
         }
