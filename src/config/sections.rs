@@ -216,7 +216,7 @@ pub struct MediaConfig {
     pub udp_port: u16,
     #[serde(default)]
     pub nat_1to1_ips: Vec<String>,
-    /// Packets that may wait for the egress loop, all down-tracks together, before the
+    /// Packets that may wait for the media driver, all down-tracks together, before the
     /// forwarder drops (and counts) on lag.
     pub egress_queue: usize,
     pub keyframe_min_interval_ms: u64,

@@ -1,10 +1,10 @@
 //! One forwarded track at one subscriber. A [`DownTrack`] is what the subscriber's participant
 //! holds: its sender on the subscriber's connection and its place among the published track's
-//! down-tracks, whose packets go to the egress loop (which rewrites each one for the subscriber:
+//! down-tracks, whose packets go to the media driver (which rewrites each one for the subscriber:
 //! SSRC, payload type, continuous sequence numbers and timestamps). Dropping it detaches it from
 //! the publisher at once, before its sender leaves the connection.
 
-use super::egress::Egress;
+use super::driver::Driver;
 use super::forward::{DownTrackTx, PublishedTrack, Readiness};
 use crate::metrics::{Gauge, Kind};
 use rtc::rtp_transceiver::RTCRtpSenderId;
@@ -23,17 +23,17 @@ pub struct DownTrack {
 
 impl DownTrack {
     /// Subscribes `subscriber` to `published` through down-track `down` of sender `sender`
-    /// (already added to the subscriber's connection `conn` of `egress`). Packets flow once
+    /// (already added to the subscriber's connection `conn` of `driver`). Packets flow once
     /// `connected` (the subscriber connection's state) is true and
     /// [`DownTrack::on_negotiated`] was called.
     pub fn start(
         subscriber: Uuid,
         published: Arc<PublishedTrack>,
-        (egress, conn, sender, down): (&Egress, u64, RTCRtpSenderId, u64),
+        (driver, conn, sender, down): (&Driver, u64, RTCRtpSenderId, u64),
         connected: Arc<AtomicBool>,
     ) -> DownTrack {
         let ready = Arc::new(Readiness::new(connected));
-        let sink = egress.sink(conn, sender, down);
+        let sink = driver.sink(conn, sender, down);
         published.attach(DownTrackTx::new(subscriber, sink, ready.clone()));
         DownTrack {
             _gauge: published.metrics.hold(Kind::DownTrack),

@@ -221,7 +221,7 @@ impl Pc {
 pub struct MediaSettings {
     pub bind_ip: IpAddr,
     pub nat_1to1_ips: Vec<String>,
-    /// Packets that may wait for the egress loop (all down-tracks together).
+    /// Packets that may wait for the media driver (all down-tracks together).
     pub egress_queue: usize,
     pub keyframe_min_interval: std::time::Duration,
     /// See `sfu::pause` (zero: never).

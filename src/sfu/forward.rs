@@ -1,5 +1,6 @@
-//! The media path. A [`PublishedTrack`] reads one publisher track and fans each packet out to its
-//! down-tracks, offering it to each one's [`DownSink`] (the engine's side of the seam: the egress
+//! The media path. A [`PublishedTrack`] takes one publisher track's packets from the media driver
+//! ([`PublishedTrack::on_rtp`]) and fans each one out to its
+//! down-tracks, offering it to each one's [`DownSink`] (the engine's side of the seam: the media
 //! loop rewrites the header for the subscriber and sends it). An offer never waits: a full queue
 //! drops and counts, and asks for a keyframe, so a slow site never stalls the publisher or the
 //! others.
@@ -12,7 +13,6 @@
 use super::keyframe::{Decision, Throttle};
 use crate::metrics::{Gauge, Kind, Metrics, SessionCounters};
 use crate::signal::protocol::{MediaKind, TrackSource};
-use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtp;
 use rtc::shared::marshal::MarshalSize;
@@ -22,7 +22,6 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 /// Whether a down-track may be sent packets: its subscriber's connection is up (`connected`,
 /// shared by all the down-tracks of that connection) and the subscriber has applied the offer
@@ -132,6 +131,27 @@ impl LossCounter {
     }
 }
 
+/// The publisher's side of the seam: how a keyframe request reaches the site's encoder (a PLI
+/// on its connection). False once the track's connection is gone.
+pub trait KeyframeSource: Send + Sync {
+    fn request_keyframe(&self, media_ssrc: u32) -> bool;
+}
+
+/// What reading one published track keeps between its packets (the media driver holds it).
+pub struct Reading {
+    loss: LossCounter,
+    meter: super::speaker::Meter,
+}
+
+impl Default for Reading {
+    fn default() -> Self {
+        Reading {
+            loss: LossCounter::default(),
+            meter: super::speaker::Meter::new(Default::default()),
+        }
+    }
+}
+
 /// A recorder's observer of one published track (see `crate::record`). Both calls run on the
 /// track's reader and must not block: queue (bounded) or drop and count.
 pub trait Tap: Send + Sync {
@@ -160,7 +180,7 @@ pub struct PublishedTrack {
     pub track_id: String,
     /// The publisher's own id of the track (its msid), to find its transceiver again.
     pub remote_track_id: String,
-    remote: Arc<dyn TrackRemote>,
+    keyframes: Box<dyn KeyframeSource>,
     media_ssrc: u32,
     subscribers: RwLock<Vec<DownTrackTx>>,
     tap: RwLock<Option<Arc<dyn Tap>>>,
@@ -172,6 +192,8 @@ pub struct PublishedTrack {
     /// the site starts or stops speaking (`speaker`).
     level_ext: std::sync::atomic::AtomicU8,
     on_speaking: std::sync::OnceLock<Box<dyn Fn(bool) + Send + Sync>>,
+    /// What was last reported (a site speaking when its track ends is reported silent).
+    speaking: AtomicBool,
     keyframe_wanted: Notify,
     pub(super) cancel: CancellationToken,
     pub(super) metrics: Arc<Metrics>,
@@ -192,7 +214,7 @@ pub struct Origin {
 impl PublishedTrack {
     pub fn new(
         origin: Origin,
-        remote: Arc<dyn TrackRemote>,
+        keyframes: Box<dyn KeyframeSource>,
         remote_track_id: String,
         media_ssrc: u32,
         metrics: Arc<Metrics>,
@@ -222,7 +244,7 @@ impl PublishedTrack {
             site_id,
             site_name,
             kind,
-            remote,
+            keyframes,
             remote_track_id,
             media_ssrc,
             subscribers: RwLock::new(Vec::new()),
@@ -231,6 +253,7 @@ impl PublishedTrack {
             muted: AtomicBool::new(false),
             level_ext: std::sync::atomic::AtomicU8::new(0),
             on_speaking: std::sync::OnceLock::new(),
+            speaking: AtomicBool::new(false),
             keyframe_wanted: Notify::new(),
             cancel: CancellationToken::new(),
             session: metrics.session(&session_id),
@@ -287,7 +310,9 @@ impl PublishedTrack {
     }
 
     fn speaking_changed(&self, change: Option<bool>) {
-        if let (Some(speaking), Some(f)) = (change, self.on_speaking.get()) {
+        let Some(speaking) = change else { return };
+        self.speaking.store(speaking, Relaxed);
+        if let Some(f) = self.on_speaking.get() {
             f(speaking);
         }
     }
@@ -347,8 +372,47 @@ impl PublishedTrack {
         }
     }
 
-    /// Starts the reader (and, for video, the keyframe task). `on_end` runs once the publisher's
-    /// track ends or the track is cancelled.
+    /// One packet from the publisher (the media driver calls it, in order, per track): counted,
+    /// measured (loss, the speaker's level) and fanned out.
+    pub fn on_rtp(&self, packet: rtp::Packet, reading: &mut Reading) {
+        let bytes = packet.header.marshal_size() + packet.payload.len();
+        self.metrics.packets_in.fetch_add(1, Relaxed);
+        self.metrics.bytes_in.fetch_add(bytes as u64, Relaxed);
+        self.session.packets_in.fetch_add(1, Relaxed);
+        let lost = reading.loss.on_packet(packet.header.sequence_number);
+        if lost > 0 {
+            self.session.packets_lost.fetch_add(lost, Relaxed);
+        }
+        if self.kind == MediaKind::Audio {
+            let ext = self.level_ext.load(Relaxed);
+            let now = std::time::Instant::now();
+            let change = super::speaker::measure(
+                &mut reading.meter,
+                &packet.header,
+                ext,
+                self.is_muted(),
+                now,
+            );
+            self.speaking_changed(change);
+        }
+        self.forward(packet);
+    }
+
+    /// RTCP from the publisher about this track: its sender reports go to the recorder's tap.
+    pub fn on_rtcp(&self, packets: &[Box<dyn rtc::rtcp::Packet>]) {
+        if let Some(tap) = self.tap.read().expect("tap").as_ref() {
+            for sr in packets
+                .iter()
+                .filter_map(|p| p.as_any().downcast_ref::<SenderReport>())
+            {
+                tap.sender_report(sr);
+            }
+        }
+    }
+
+    /// Starts the track's life: it ends when [`PublishedTrack::cancel`] fires (the track ended at
+    /// the site, its connection closed, the site replaced it or left), then `on_end` runs. For
+    /// video, it also starts the keyframe task.
     pub fn start(
         self: &Arc<Self>,
         keyframe_interval: Duration,
@@ -358,55 +422,12 @@ impl PublishedTrack {
         let gauge = self.metrics.hold(Kind::Task);
         tokio::spawn(async move {
             let _gauge = gauge;
-            let mut loss = LossCounter::default();
-            let mut meter = super::speaker::Meter::new(Default::default());
-            loop {
-                let event = tokio::select! {
-                    _ = me.cancel.cancelled() => break,
-                    e = me.remote.poll() => e,
-                };
-                match event {
-                    Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
-                        let bytes = packet.header.marshal_size() + packet.payload.len();
-                        me.metrics.packets_in.fetch_add(1, Relaxed);
-                        me.metrics.bytes_in.fetch_add(bytes as u64, Relaxed);
-                        me.session.packets_in.fetch_add(1, Relaxed);
-                        let lost = loss.on_packet(packet.header.sequence_number);
-                        if lost > 0 {
-                            me.session.packets_lost.fetch_add(lost, Relaxed);
-                        }
-                        if me.kind == MediaKind::Audio {
-                            let ext = me.level_ext.load(Relaxed);
-                            let now = std::time::Instant::now();
-                            let change = super::speaker::measure(
-                                &mut meter,
-                                &packet.header,
-                                ext,
-                                me.is_muted(),
-                                now,
-                            );
-                            me.speaking_changed(change);
-                        }
-                        me.forward(packet);
-                    }
-                    Some(TrackRemoteEvent::OnRtcpPacket(packets)) => {
-                        if let Some(tap) = me.tap.read().expect("tap").as_ref() {
-                            for sr in packets
-                                .iter()
-                                .filter_map(|p| p.as_any().downcast_ref::<SenderReport>())
-                            {
-                                tap.sender_report(sr);
-                            }
-                        }
-                    }
-                    Some(TrackRemoteEvent::OnEnded) | None => break,
-                    Some(_) => {}
-                }
-            }
-            me.cancel.cancel();
+            me.cancel.cancelled().await;
             me.subscribers.write().expect("subscribers").clear();
             me.set_tap(None);
-            me.speaking_changed(meter.silence());
+            if me.speaking.load(Relaxed) {
+                me.speaking_changed(Some(false));
+            }
             on_end();
         });
         if self.kind == MediaKind::Video {
@@ -428,11 +449,7 @@ impl PublishedTrack {
                         throttle.fire(std::time::Instant::now());
                     }
                     me.metrics.keyframe_requests.fetch_add(1, Relaxed);
-                    let pli = PictureLossIndication {
-                        sender_ssrc: 0,
-                        media_ssrc: me.media_ssrc,
-                    };
-                    if me.remote.write_rtcp(vec![Box::new(pli)]).await.is_err() {
+                    if !me.keyframes.request_keyframe(me.media_ssrc) {
                         break;
                     }
                 }

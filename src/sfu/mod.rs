@@ -2,7 +2,7 @@
 //! becomes a participant with its own control task (`participant`), its published tracks are read
 //! and fanned out to down-tracks (`forward`), with header rewriting (`rewrite`) and throttled
 //! keyframe requests (`keyframe`) as pure logic. Publish connections are built in `engine`; the
-//! subscribe connections live in the `egress` loop on the shared port. The SFU
+//! subscribe connections are driven by one loop on the shared port (`driver`). The SFU
 //! never touches the database: it reports what happens as [`SfuEvent`]s on the [`crate::live`] bus.
 
 pub mod agenda;
@@ -10,8 +10,8 @@ pub mod chair;
 pub mod chairing;
 pub mod control;
 pub mod downtrack;
+pub mod driver;
 pub mod dtx;
-pub mod egress;
 pub mod engine;
 pub mod floor;
 pub mod forward;
@@ -48,7 +48,7 @@ pub struct Shared {
     pub settings: MediaSettings,
     pub media: Arc<MediaSocket>,
     /// The loop that drives every subscribe connection.
-    pub egress: egress::Egress,
+    pub driver: driver::Driver,
     pub metrics: Arc<Metrics>,
     /// Chairing settings (join-muted threshold, grid page size, tile limit).
     pub chair: crate::config::ChairConfig,
@@ -81,7 +81,7 @@ pub enum SfuError {
     #[error(transparent)]
     Engine(#[from] engine::EngineError),
     #[error(transparent)]
-    Egress(#[from] egress::EgressError),
+    Driver(#[from] driver::DriverError),
     #[error("the client's connection closed during the join")]
     ClientGone,
 }
@@ -187,11 +187,11 @@ pub struct Sfu {
 impl Sfu {
     pub fn new(settings: MediaSettings, media: Arc<MediaSocket>, metrics: Arc<Metrics>) -> Self {
         let events = Arc::new(crate::live::Bus::default());
-        let egress = egress::Egress::start(media.clone(), metrics.clone(), settings.egress_queue);
+        let driver = driver::Driver::start(media.clone(), metrics.clone(), settings.egress_queue);
         Sfu {
             shared: Arc::new(Shared {
                 settings,
-                egress,
+                driver,
                 media,
                 metrics,
                 chair: crate::config::ChairConfig::default(),
@@ -381,8 +381,12 @@ impl Sfu {
         let (ctl, rx) = mpsc::channel(256);
         let resync = Arc::new(tokio::sync::Notify::new());
         let media = Arc::new(MediaState::default());
-        let on_state = participant::state_handler(PcKind::Subscribe, ctl.clone(), media.clone());
-        let subscribe = match shared.egress.open(on_state).await {
+        let events = Box::new(participant::ConnEvents {
+            kind: PcKind::Subscribe,
+            ctl: ctl.clone(),
+            media: media.clone(),
+        });
+        let subscribe = match shared.driver.open(engine::Direction::Send, events).await {
             Ok(pc) => pc,
             Err(e) => {
                 shared.forget_room_if_empty(&room);
@@ -418,7 +422,7 @@ impl Sfu {
             offer_pending: false,
             dirty: false,
             restart: false,
-            trickled_ufrag: None,
+            trickled_ufrag: (None, None),
             content_mid: None,
             _gauges: participant::gauges(shared),
         };

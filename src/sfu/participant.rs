@@ -8,8 +8,8 @@
 
 use super::Shared;
 use super::downtrack::DownTrack;
-use super::egress::{StateHandler, SubConn};
-use super::engine::{self, Pc};
+use super::driver::{Connection, Events, TrackInfo};
+use super::engine::{self, Direction};
 use super::forward::{Origin, PublishedTrack};
 use super::room::Room;
 use crate::metrics::{Gauge, Kind};
@@ -19,6 +19,7 @@ use crate::signal::protocol::{
 };
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
@@ -27,92 +28,56 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use uuid::Uuid;
-use webrtc::media_stream::track_remote::TrackRemote;
-use webrtc::peer_connection::{
-    PeerConnectionEventHandler, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
-};
 
 /// What the control task of a participant acts on.
 pub enum Control {
     /// A client message (after `join`).
     Client(ClientMsg),
-    /// A local ICE candidate gathered by one of the two connections.
-    LocalCandidate(PcKind, Candidate),
-    /// The publisher connection received a track.
-    Track(Arc<dyn TrackRemote>),
+    /// The publish connection received a track.
+    Track(TrackInfo),
     /// Leave the room, with the reason given to the others.
     Close(LeaveReason),
     /// One of the two peer connections reached `connected`.
     MediaConnected,
 }
 
-/// Forwards a peer connection's events into the control channel, and its connection state
-/// into the participant's [`MediaState`](super::MediaState).
-pub struct PcHandler {
+/// Passes a connection's events (from inside the media driver) to the participant's control
+/// channel, and its state to the participant's [`MediaState`](super::MediaState). Never waits:
+/// a full channel hands the message to a task that does.
+pub struct ConnEvents {
     pub kind: PcKind,
     pub ctl: mpsc::Sender<Control>,
     pub media: Arc<super::MediaState>,
 }
 
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for PcHandler {
-    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
-        match event.candidate.to_json() {
-            Ok(init) => {
-                let c = Candidate {
-                    candidate: init.candidate,
-                    sdp_mid: init.sdp_mid,
-                    sdp_mline_index: init.sdp_mline_index,
-                    username_fragment: init.username_fragment,
-                };
-                let _ = self.ctl.send(Control::LocalCandidate(self.kind, c)).await;
-            }
-            Err(e) => tracing::debug!("unusable local candidate: {e}"),
+impl ConnEvents {
+    fn send(&self, msg: Control) {
+        if let Err(mpsc::error::TrySendError::Full(msg)) = self.ctl.try_send(msg) {
+            let ctl = self.ctl.clone();
+            tokio::spawn(async move { ctl.send(msg).await });
         }
     }
+}
 
-    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        on_connection_state(self.kind, &self.ctl, &self.media, state);
+impl Events for ConnEvents {
+    fn state(&self, state: RTCPeerConnectionState) {
+        let health = match state {
+            RTCPeerConnectionState::Connected => {
+                self.send(Control::MediaConnected);
+                MediaHealth::Connected
+            }
+            RTCPeerConnectionState::Disconnected => MediaHealth::Disconnected,
+            RTCPeerConnectionState::Failed => MediaHealth::Failed,
+            _ => return,
+        };
+        self.media.set(self.kind, health);
     }
 
-    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+    fn track(&self, track: TrackInfo) {
         if self.kind == PcKind::Publish {
-            let _ = self.ctl.send(Control::Track(track)).await;
+            self.send(Control::Track(track));
         }
     }
-}
-
-/// A connection's state, told to the participant (`connected`) and its
-/// [`MediaState`](super::MediaState). Never waits.
-fn on_connection_state(
-    kind: PcKind,
-    ctl: &mpsc::Sender<Control>,
-    media: &super::MediaState,
-    state: RTCPeerConnectionState,
-) {
-    let health = match state {
-        RTCPeerConnectionState::Connected => {
-            if let Err(mpsc::error::TrySendError::Full(msg)) = ctl.try_send(Control::MediaConnected)
-            {
-                let ctl = ctl.clone();
-                tokio::spawn(async move { ctl.send(msg).await });
-            }
-            MediaHealth::Connected
-        }
-        RTCPeerConnectionState::Disconnected => MediaHealth::Disconnected,
-        RTCPeerConnectionState::Failed => MediaHealth::Failed,
-        _ => return,
-    };
-    media.set(kind, health);
-}
-
-/// The state handler of a connection driven by the egress loop (see [`PcHandler`]).
-pub fn state_handler(
-    kind: PcKind,
-    ctl: mpsc::Sender<Control>,
-    media: Arc<super::MediaState>,
-) -> StateHandler {
-    Box::new(move |state| on_connection_state(kind, &ctl, &media, state))
 }
 
 pub struct Participant {
@@ -126,16 +91,17 @@ pub struct Participant {
     /// The room's tracks or layouts changed: reconcile subscriptions (see `Member::resync`).
     pub resync: Arc<tokio::sync::Notify>,
     pub media: Arc<super::MediaState>,
-    pub subscribe: SubConn,
-    pub publish: Option<Pc>,
+    pub subscribe: Connection,
+    pub publish: Option<Connection>,
     pub down: HashMap<(Uuid, MediaKind, TrackSource), DownTrack>,
     pub own: Vec<Arc<PublishedTrack>>,
     pub offer_pending: bool,
     pub dirty: bool,
     /// An ICE restart was asked for: the next subscribe offer carries new ICE credentials.
     pub restart: bool,
-    /// The subscribe connection's ICE ufrag whose candidates were last trickled.
-    pub trickled_ufrag: Option<String>,
+    /// The ICE ufrags of the (publish, subscribe) connections whose candidates were last
+    /// trickled.
+    pub trickled_ufrag: (Option<String>, Option<String>),
     /// The m-line (mid) of the publish connection that carries the site's screen (`share_screen`).
     pub content_mid: Option<String>,
     pub _gauges: (Gauge, Gauge),
@@ -161,12 +127,6 @@ impl Participant {
                     break;
                 }
                 Control::Client(m) => self.on_client(m).await,
-                Control::LocalCandidate(pc, candidate) => {
-                    let _ = self
-                        .out
-                        .send(ServerMsg::IceCandidate { pc, candidate })
-                        .await;
-                }
                 Control::Track(t) => self.on_track(t).await,
                 Control::MediaConnected => self.shared.emit(super::SfuEvent::MediaConnected {
                     session_id: self.room.session_id.clone(),
@@ -212,8 +172,7 @@ impl Participant {
                             );
                         };
                         target
-                            .pc
-                            .add_ice_candidate(init)
+                            .add_remote_candidate(init)
                             .await
                             .err()
                             .map(|e| e.to_string())
@@ -258,20 +217,12 @@ impl Participant {
             }
         };
         if self.publish.is_none() {
-            let handler = Arc::new(PcHandler {
+            let events = Box::new(ConnEvents {
                 kind: PcKind::Publish,
                 ctl: self.ctl.clone(),
                 media: self.media.clone(),
             });
-            match engine::new_peer_connection(
-                engine::Direction::Receive,
-                &self.shared.settings,
-                &self.shared.media,
-                &self.shared.metrics,
-                handler,
-            )
-            .await
-            {
+            match self.shared.driver.open(Direction::Receive, events).await {
                 Ok(pc) => self.publish = Some(pc),
                 Err(e) => {
                     return self.error(
@@ -281,31 +232,19 @@ impl Participant {
                 }
             }
         }
-        let pc = &self.publish.as_ref().expect("publish pc").pc;
-        if let Err(e) = pc.set_remote_description(offer).await {
-            return self.error(ErrorCode::BadSdp, format!("publish offer refused: {e}"));
-        }
-        let answer = match pc.create_answer(None).await {
-            Ok(a) => a,
-            Err(e) => {
-                return self.error(
-                    ErrorCode::BadSdp,
-                    format!("cannot answer the publish offer: {e}"),
-                );
-            }
+        let publish = self.publish.as_ref().expect("publish connection");
+        let sdp = match publish
+            .answer(offer, |sdp| super::dtx::with_opus_dtx(sdp))
+            .await
+        {
+            Ok(sdp) => sdp,
+            Err(e) => return self.error(ErrorCode::BadSdp, format!("publish offer refused: {e}")),
         };
-        let sdp = self
-            .publish
-            .as_ref()
-            .expect("publish pc")
-            .advertise(&super::dtx::with_opus_dtx(&answer.sdp));
-        if let Err(e) = pc.set_local_description(answer).await {
-            return self.error(
-                ErrorCode::Internal,
-                format!("cannot apply the publish answer: {e}"),
-            );
-        }
+        let candidates = self.trickle(PcKind::Publish, &sdp);
         let _ = self.out.send(ServerMsg::PublishAnswer { sdp }).await;
+        for msg in candidates {
+            let _ = self.out.send(msg).await;
+        }
         self.end_stopped_tracks().await;
     }
 
@@ -313,13 +252,9 @@ impl Participant {
     /// removed it, or set it inactive) has ended, though the stack reports no end for it.
     async fn end_stopped_tracks(&mut self) {
         let Some(publish) = &self.publish else { return };
-        let mut live = Vec::new();
-        for t in publish.pc.get_transceivers().await {
-            let receiving = t.current_direction().await.is_ok_and(|d| d.has_recv());
-            if receiving && let Ok(Some(r)) = t.receiver().await {
-                live.push(r.track().track_id().await);
-            }
-        }
+        let Ok(live) = publish.receiving_tracks().await else {
+            return;
+        };
         let (kept, ended): (Vec<_>, Vec<_>) = std::mem::take(&mut self.own)
             .into_iter()
             .partition(|t| live.contains(&t.remote_track_id));
@@ -362,22 +297,16 @@ impl Participant {
         }
     }
 
-    async fn on_track(&mut self, remote: Arc<dyn TrackRemote>) {
-        let kind = match remote.kind().await {
+    async fn on_track(&mut self, info: TrackInfo) {
+        let kind = match info.kind {
             RtpCodecKind::Audio => MediaKind::Audio,
             RtpCodecKind::Video => MediaKind::Video,
             _ => return,
         };
-        let ssrcs = remote.ssrcs().await;
-        let codec = remote
-            .codec(ssrcs.first().copied().unwrap_or(0))
-            .await
-            .map(|c| c.mime_type);
-        tracing::info!(site = %self.site_id, ?kind, ?ssrcs, ?codec, "publisher track");
-        let Some(ssrc) = ssrcs.first().copied() else {
-            return tracing::warn!(site = %self.site_id, "published track without SSRC ignored");
-        };
-        let mid = self.mid_of(&remote.track_id().await).await;
+        tracing::info!(site = %self.site_id, ?kind, ssrc = info.ssrc, mid = ?info.mid, "publisher track");
+        let Some(publish) = &self.publish else { return };
+        let ssrc = info.ssrc;
+        let mid = info.mid;
         let source = if kind == MediaKind::Video && mid.is_some() && mid == self.content_mid {
             TrackSource::Screen
         } else {
@@ -403,13 +332,13 @@ impl Participant {
         };
         let track = PublishedTrack::new(
             origin,
-            remote.clone(),
-            remote.track_id().await,
+            Box::new(publish.keyframes(info.track_id.clone())),
+            info.track_id.clone(),
             ssrc,
             self.shared.metrics.clone(),
         );
         if kind == MediaKind::Audio {
-            let ext = self.audio_level_id(&track.remote_track_id).await;
+            let ext = info.audio_level_ext;
             let room = Arc::downgrade(&self.room);
             let site = self.site_id.clone();
             track.detect_speaking(ext, move |speaking| {
@@ -422,6 +351,9 @@ impl Participant {
         let weak = Arc::downgrade(&track);
         let shared = self.shared.clone();
         let (session_id, site_id) = (self.room.session_id.clone(), self.site_id.clone());
+        let bound = publish
+            .bind_track(info.track_id, Arc::downgrade(&track))
+            .await;
         track.start(self.shared.settings.keyframe_min_interval, move || {
             if let Some(t) = weak.upgrade() {
                 room.unpublish(&t);
@@ -436,6 +368,11 @@ impl Participant {
             let after = self.shared.settings.pause_unwatched_after;
             super::pause::spawn(&track, after, self.out.clone());
         }
+        if bound.is_err() {
+            // The connection closed meanwhile.
+            track.cancel.cancel();
+            return;
+        }
         self.own.push(track.clone());
         self.shared.tap_if_recording(&track, &self.room.session_id);
         self.room.publish(track);
@@ -444,45 +381,6 @@ impl Participant {
             site_id: self.site_id.clone(),
             kind,
         });
-    }
-
-    /// The m-line of the publish connection that receives the track `remote_track_id`.
-    async fn mid_of(&self, remote_track_id: &str) -> Option<String> {
-        let publish = self.publish.as_ref()?;
-        for t in publish.pc.get_transceivers().await {
-            let Ok(Some(r)) = t.receiver().await else {
-                continue;
-            };
-            if r.track().track_id().await == remote_track_id {
-                return t.mid().await.ok().flatten();
-            }
-        }
-        None
-    }
-
-    /// The id the publisher negotiated for the audio level extension on this track (0: none).
-    async fn audio_level_id(&self, remote_track_id: &str) -> u8 {
-        let Some(publish) = &self.publish else {
-            return 0;
-        };
-        for t in publish.pc.get_transceivers().await {
-            let Ok(Some(r)) = t.receiver().await else {
-                continue;
-            };
-            if r.track().track_id().await != remote_track_id {
-                continue;
-            }
-            if let Ok(p) = r.get_parameters().await {
-                return p
-                    .rtp_parameters
-                    .header_extensions
-                    .iter()
-                    .find(|e| e.uri == super::speaker::AUDIO_LEVEL_URI)
-                    .and_then(|e| u8::try_from(e.id).ok())
-                    .unwrap_or(0);
-            }
-        }
-        0
     }
 
     /// Brings the subscribe connection in line with the room's tracks and offers the change.
@@ -537,7 +435,7 @@ impl Participant {
     async fn add_down_track(
         &self,
         track: &Arc<PublishedTrack>,
-    ) -> Result<DownTrack, super::egress::EgressError> {
+    ) -> Result<DownTrack, super::driver::DriverError> {
         let kind = match track.kind {
             MediaKind::Audio => RtpCodecKind::Audio,
             MediaKind::Video => RtpCodecKind::Video,
@@ -561,11 +459,11 @@ impl Participant {
             .subscribe
             .add_track(local, Arc::downgrade(track))
             .await?;
-        let egress = self.subscribe.egress();
+        let driver = self.subscribe.driver();
         Ok(DownTrack::start(
             self.id,
             track.clone(),
-            (egress, self.subscribe.id(), sender, down),
+            (driver, self.subscribe.id(), sender, down),
             self.subscribe.connected.clone(),
         ))
     }
@@ -598,35 +496,46 @@ impl Participant {
         };
         tracing::debug!(site = %self.site_id, %sdp, "subscribe offer");
         self.offer_pending = true;
-        // New ICE credentials (the first offer, a restart): the candidates are trickled too, as
-        // for the publish connection, for clients that learn candidates only that way.
-        let ufrag = super::udp::advertise::ice_credentials(&sdp).map(|(u, _)| u.to_owned());
-        let mut trickle = Vec::new();
-        if ufrag.is_some() && ufrag != self.trickled_ufrag {
-            // (An offer without media sections has no candidates yet.)
-            trickle = super::udp::advertise::candidates(&sdp);
-            if !trickle.is_empty() {
-                self.trickled_ufrag.clone_from(&ufrag);
-            }
+        let candidates = self.trickle(PcKind::Subscribe, &sdp);
+        let _ = self.out.send(ServerMsg::SubscribeOffer { sdp }).await;
+        for msg in candidates {
+            let _ = self.out.send(msg).await;
+        }
+    }
+
+    /// The candidate messages that follow an offer or answer of connection `pc` carrying new
+    /// ICE credentials (the first one, a restart): its candidates trickled, for clients that
+    /// learn candidates only that way. Nothing when the credentials are those already trickled.
+    fn trickle(&mut self, pc: PcKind, sdp: &str) -> Vec<ServerMsg> {
+        let ufrag = super::udp::advertise::ice_credentials(sdp).map(|(u, _)| u.to_owned());
+        let last = match pc {
+            PcKind::Publish => &mut self.trickled_ufrag.0,
+            PcKind::Subscribe => &mut self.trickled_ufrag.1,
+        };
+        if ufrag.is_none() || ufrag == *last {
+            return Vec::new();
+        }
+        // (A description without media sections has no candidates yet.)
+        let candidates = super::udp::advertise::candidates(sdp);
+        if !candidates.is_empty() {
+            last.clone_from(&ufrag);
         }
         let mid = sdp
             .lines()
             .find_map(|l| l.trim_end().strip_prefix("a=mid:"))
             .map(str::to_owned);
-        let _ = self.out.send(ServerMsg::SubscribeOffer { sdp }).await;
-        for candidate in trickle {
-            let candidate = Candidate {
-                candidate,
-                sdp_mid: mid.clone(),
-                sdp_mline_index: Some(0),
-                username_fragment: ufrag.clone(),
-            };
-            let msg = ServerMsg::IceCandidate {
-                pc: PcKind::Subscribe,
-                candidate,
-            };
-            let _ = self.out.send(msg).await;
-        }
+        candidates
+            .into_iter()
+            .map(|candidate| ServerMsg::IceCandidate {
+                pc,
+                candidate: Candidate {
+                    candidate,
+                    sdp_mid: mid.clone(),
+                    sdp_mline_index: Some(0),
+                    username_fragment: ufrag.clone(),
+                },
+            })
+            .collect()
     }
 
     async fn leave(mut self, reason: LeaveReason) {
@@ -642,10 +551,7 @@ impl Participant {
         }
         self.room.remove(self.id, reason);
         self.down.clear();
-        if let Some(p) = &self.publish {
-            p.close().await;
-        }
-        // The subscribe connection closes when it is dropped, with the participant.
+        // The connections close when they are dropped, with the participant.
         self.shared.emit(super::SfuEvent::Left {
             session_id: self.room.session_id.clone(),
             site_id: self.site_id.clone(),

@@ -63,7 +63,7 @@ pub fn gather_from(bind: IpAddr) -> Vec<SocketAddr> {
     }
 }
 
-/// The host addresses of a connection driven without a socket of its own (the egress loop's)
+/// The host addresses of a connection driven without a socket of its own (the media driver's)
 /// for a media socket bound to `bind`, given the interfaces' addresses: `bind` itself when it is
 /// a concrete address; else every usable address of the families [`gather_from`] names (no
 /// loopback, unspecified or link-local address: no site could use it), once each.

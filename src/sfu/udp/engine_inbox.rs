@@ -1,5 +1,5 @@
-//! The datagrams the shared socket routed to connections driven by the egress loop
-//! (`sfu::egress`): one bounded queue for all of them, drained by that loop in batches. A full
+//! The datagrams the shared socket routed to connections driven by the media driver
+//! (`sfu::driver`): one bounded queue for all of them, drained by that loop in batches. A full
 //! queue drops (the caller counts it), as a full socket buffer would.
 
 use super::demux::PcId;
@@ -9,10 +9,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use tokio::sync::Notify;
 
-/// Datagrams queued for the egress loop before the port drops.
+/// Datagrams queued for the media driver before the port drops.
 pub const CAPACITY: usize = 8192;
 
-/// One datagram for a connection of the egress loop.
+/// One datagram for a connection of the media driver.
 #[derive(Debug)]
 pub struct Inbound {
     pub pc: PcId,

@@ -36,7 +36,7 @@ const POOL_MAX: usize = 1024;
 const SOCKET_BUFFER: usize = 8 << 20;
 
 /// The routing state: the pure table, each webrtc connection's inboxes by local address, and
-/// the connections the egress loop drives (their datagrams go to its one inbox).
+/// the connections the media driver drives (their datagrams go to its one inbox).
 #[derive(Default)]
 struct Routes {
     table: Table,
@@ -63,7 +63,7 @@ pub(crate) struct Shared {
     recv_buffer: AtomicUsize,
     counters: Arc<UdpCounters>,
     crypto: Arc<dyn rtc::crypto::RTCCryptoProvider>,
-    /// Datagrams of the connections the egress loop drives.
+    /// Datagrams of the connections the media driver drives.
     engine: Arc<EngineInbox>,
 }
 
@@ -270,7 +270,7 @@ impl MediaSocket {
         }
     }
 
-    /// The inbox of the connections the egress loop drives (one per port).
+    /// The inbox of the connections the media driver drives (one per port).
     pub fn engine_inbox(&self) -> Arc<EngineInbox> {
         self.shared.engine.clone()
     }
@@ -322,14 +322,14 @@ impl Attachment {
         }
     }
 
-    /// Hands this connection's datagrams to the egress loop (see [`engine_inbox`]) instead of
+    /// Hands this connection's datagrams to the media driver (see [`engine_inbox`]) instead of
     /// a virtual socket.
     pub fn drive_by_engine(&self) {
         let mut routes = self.shared.routes.write().expect("routes");
         routes.engine.insert(self.pc);
     }
 
-    /// The connection's id on the port (the egress loop names its connections by it).
+    /// The connection's id on the port (the media driver names its connections by it).
     pub fn id(&self) -> PcId {
         self.pc
     }

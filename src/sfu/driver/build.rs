@@ -1,5 +1,5 @@
-//! Building one subscribe connection on the sans-IO core: giaoban's codecs and the sending
-//! direction's interceptors (`engine`), ICE-lite (the site checks, the server answers; no
+//! Building one connection on the sans-IO core: giaoban's codecs and its direction's
+//! interceptors (`engine`), ICE-lite (the site checks, the server answers; no
 //! gathering, no mDNS) with one host candidate per address the shared port is reached on.
 //! What the candidates announce (NAT 1:1, the port) is the attachment's `advertise`.
 
@@ -24,8 +24,10 @@ pub enum BuildError {
     NoAddress,
 }
 
-/// A subscribe connection whose host candidates are `hosts` (gathering complete).
-pub fn subscribe_connection(
+/// A connection whose media flows in `direction`, whose host candidates are `hosts` (gathering
+/// complete).
+pub fn connection(
+    direction: Direction,
     hosts: &[SocketAddr],
     rtcp: Arc<RtcpCounters>,
 ) -> Result<RTCPeerConnection, BuildError> {
@@ -33,7 +35,7 @@ pub fn subscribe_connection(
         return Err(BuildError::NoAddress);
     }
     let mut me = engine::media_engine()?;
-    let registry = engine::registry(&mut me, Direction::Send, Some(rtcp))?;
+    let registry = engine::registry(&mut me, direction, Some(rtcp))?;
     // ICE-lite: the server only answers the site's checks (its address is fixed and public to
     // the site); no multicast DNS socket (it fails on hosts without a multicast route).
     let mut se = SettingEngineBuilder::new()

@@ -1,0 +1,217 @@
+//! The media driver's loop: one task owning every connection ([`Conn`]). It waits for any of
+//! four things (a control call, packets from down-tracks, datagrams from the shared port, a
+//! connection's timer), handles all that is ready of it, then services each connection it
+//! touched (see [`Conn::service`]): a publisher's packets are fanned out from there, and what
+//! the connections produced is sent at once from the shared socket. A connection's next timer is
+//! kept in one ordered set, so a pass touches only the connections that need it.
+
+use super::conn::Conn;
+use super::{Command, Write};
+use crate::metrics::Metrics;
+use crate::sfu::udp::engine_inbox::{EngineInbox, Inbound};
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// Packets taken from the down-tracks' queue per pass.
+const WRITE_BATCH: usize = 512;
+
+/// The loop's state.
+struct Engine {
+    conns: HashMap<u64, Conn>,
+    timers: BTreeSet<(Instant, u64)>,
+    touched: Vec<u64>,
+    metrics: Arc<Metrics>,
+}
+
+impl Engine {
+    fn touch(&mut self, id: u64) {
+        if let Some(conn) = self.conns.get_mut(&id)
+            && !std::mem::replace(&mut conn.touched, true)
+        {
+            self.touched.push(id);
+        }
+    }
+
+    fn command(&mut self, command: Command, now: Instant) {
+        match command {
+            Command::Open(conn) => {
+                let id = conn.attachment.id();
+                self.conns.insert(id, *conn);
+                self.touch(id);
+            }
+            Command::Call(id, call) => {
+                // A call on a closed connection is dropped unanswered (the caller hears so).
+                if let Some(conn) = self.conns.get_mut(&id) {
+                    call(conn, now);
+                    self.touch(id);
+                }
+            }
+            Command::Close(id) => {
+                if let Some(conn) = self.conns.remove(&id) {
+                    if let Some(at) = conn.deadline {
+                        self.timers.remove(&(at, id));
+                    }
+                    conn.close();
+                }
+                if self.conns.is_empty() {
+                    self.conns.shrink_to_fit();
+                }
+            }
+        }
+    }
+
+    fn write(&mut self, w: Write, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&w.conn) else {
+            self.metrics.packets_dropped.fetch_add(1, Relaxed);
+            return;
+        };
+        // A down-track removed while its packets were queued: they are dropped (counted).
+        let written = match conn.senders.get_mut(&w.sender) {
+            Some(down) if down.id == w.down => {
+                let mut packet = w.packet;
+                let h = &mut packet.header;
+                match down
+                    .rewriter
+                    .rewrite(h.ssrc, h.sequence_number, h.timestamp)
+                {
+                    Some(out) => {
+                        h.ssrc = out.ssrc;
+                        h.payload_type = out.payload_type;
+                        h.sequence_number = out.sequence_number;
+                        h.timestamp = out.timestamp;
+                        conn.pc
+                            .rtp_sender(w.sender)
+                            .is_some_and(|mut s| s.write_rtp(now, packet).is_ok())
+                    }
+                    // Not forwarded (see `Rewriter::rewrite`): nothing lost.
+                    None => true,
+                }
+            }
+            _ => false,
+        };
+        if !written {
+            self.metrics.packets_dropped.fetch_add(1, Relaxed);
+        }
+        self.touch(w.conn);
+    }
+
+    fn read(&mut self, d: Inbound, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&d.pc) else {
+            return;
+        };
+        let msg = TaggedBytesMut {
+            now,
+            transport: TransportContext {
+                local_addr: conn.local_for(d.dst),
+                peer_addr: d.from,
+                transport_protocol: TransportProtocol::UDP,
+                ecn: None,
+            },
+            message: d.data,
+        };
+        if let Err(e) = conn.pc.handle_read(msg) {
+            tracing::debug!(from = %d.from, "subscribe connection refused a datagram: {e}");
+        }
+        self.touch(d.pc);
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some(&(at, id)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            if let Some(conn) = self.conns.get_mut(&id) {
+                conn.deadline = None;
+                if let Err(e) = conn.pc.handle_timeout(now) {
+                    tracing::debug!("subscribe connection timer: {e}");
+                }
+                self.touch(id);
+            }
+        }
+    }
+
+    fn service(&mut self, now: Instant) {
+        for id in std::mem::take(&mut self.touched) {
+            let Some(conn) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            conn.touched = false;
+            let next = conn.service(now);
+            if next != conn.deadline {
+                if let Some(at) = conn.deadline {
+                    self.timers.remove(&(at, id));
+                }
+                if let Some(at) = next {
+                    self.timers.insert((at, id));
+                }
+                conn.deadline = next;
+            }
+        }
+    }
+}
+
+/// Runs until every handle is gone.
+pub async fn run(
+    inbox: Arc<EngineInbox>,
+    mut commands: mpsc::Receiver<Command>,
+    mut writes: mpsc::Receiver<Write>,
+    metrics: Arc<Metrics>,
+) {
+    let mut engine = Engine {
+        conns: HashMap::new(),
+        timers: BTreeSet::new(),
+        touched: Vec::new(),
+        metrics,
+    };
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    let mut inbound = VecDeque::new();
+    loop {
+        let next = engine.timers.first().map(|&(at, _)| at);
+        tokio::select! {
+            biased;
+            command = commands.recv() => {
+                let Some(command) = command else { break };
+                let now = Instant::now();
+                engine.command(command, now);
+                while let Ok(command) = commands.try_recv() {
+                    engine.command(command, now);
+                }
+            }
+            () = inbox.ready() => {
+                let now = Instant::now();
+                inbox.drain_into(&mut inbound);
+                for d in inbound.drain(..) {
+                    engine.read(d, now);
+                }
+            }
+            n = writes.recv_many(&mut batch, WRITE_BATCH) => {
+                if n == 0 {
+                    break;
+                }
+                let now = Instant::now();
+                for w in batch.drain(..) {
+                    engine.write(w, now);
+                }
+            }
+            () = sleep_until(next), if next.is_some() => {}
+        }
+        let now = Instant::now();
+        engine.expire(now);
+        engine.service(now);
+    }
+    for (_, conn) in engine.conns.drain() {
+        conn.close();
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at.into()).await;
+    }
+}
