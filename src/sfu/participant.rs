@@ -233,10 +233,7 @@ impl Participant {
             }
         }
         let publish = self.publish.as_ref().expect("publish connection");
-        let sdp = match publish
-            .answer(offer, |sdp| super::dtx::with_opus_dtx(sdp))
-            .await
-        {
+        let sdp = match publish.answer(offer, super::dtx::with_opus_dtx).await {
             Ok(sdp) => sdp,
             Err(e) => return self.error(ErrorCode::BadSdp, format!("publish offer refused: {e}")),
         };
