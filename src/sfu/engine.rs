@@ -1,15 +1,12 @@
-//! Building the SFU's peer connections: the codecs (Opus, VP8) with fixed payload types, the
-//! interceptor chain (defaults plus one that hands keyframe requests to the application), the
-//! setting engine (NAT 1:1 addresses, no mDNS). Every SFU connection runs on the shared media
-//! port ([`super::udp`]): it is built with that port's runtime, and what it advertises (trickled
-//! candidates here, offers and answers through [`Pc::advertise`]) names the shared port and
-//! registers its ICE credentials for routing. Each connection's state is watched
-//! ([`Pc::connected`]: ICE and DTLS up), so that nothing is forwarded to a subscriber before it
-//! can decrypt it. When the last connection is gone, freed memory is handed back to the OS.
+//! What every peer connection is built with: the codecs (Opus, VP8) with fixed payload types and
+//! the interceptor chain of its direction (defaults plus one that hands keyframe requests to the
+//! application). The SFU's connections are built from these by the media driver
+//! ([`super::driver`]); [`build`] makes a webrtc-rs connection of its own for the Rust client
+//! (no mDNS, NAT 1:1 addresses). When the last connection is gone, freed memory is handed back to
+//! the OS ([`trim_when_idle`]).
 
-use super::udp::{Attachment, MediaSocket, advertise};
 use crate::config::MediaConfig;
-use crate::metrics::{Gauge, Kind, Metrics, RtcpCounters};
+use crate::metrics::{Metrics, RtcpCounters};
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
 use rtc::interceptor::{NackGeneratorBuilder, NackResponderBuilder};
@@ -33,14 +30,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Instant;
-use webrtc::data_channel::DataChannel;
-use webrtc::media_stream::track_remote::TrackRemote;
-use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceConnectionState,
-    RTCIceGatheringState, RTCPeerConnectionIceErrorEvent, RTCPeerConnectionIceEvent,
-    RTCPeerConnectionState, RTCSignalingState,
-};
-use webrtc::runtime::Runtime;
+use webrtc::peer_connection::{PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler};
 
 pub const PT_OPUS: u8 = 111;
 pub const PT_VP8: u8 = 96;
@@ -104,22 +94,6 @@ pub(super) fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
     Ok(me)
 }
 
-/// A peer connection with what it holds: its place on the shared port and in the gauges.
-pub struct Pc {
-    pub pc: Arc<dyn PeerConnection>,
-    /// True while the connection is `connected` (ICE and DTLS up, SRTP keys known).
-    pub connected: Arc<AtomicBool>,
-    attachment: Attachment,
-    _gauge: Gauge,
-    metrics: Arc<Metrics>,
-}
-
-impl Drop for Pc {
-    fn drop(&mut self) {
-        trim_when_idle(&self.metrics);
-    }
-}
-
 /// After a connection went: the connections' tasks and buffers go a moment later; once none is
 /// left (a session ended), give the freed memory back at once. One such check at a time for the
 /// whole process (a session's end drops its connections all at once).
@@ -155,67 +129,6 @@ pub fn release_free_memory() {
     crate::memory::release();
 }
 
-/// Passes every event on to the SFU's handler, keeps [`Pc::connected`] up to date and makes
-/// trickled host candidates name the shared port.
-struct StateWatch {
-    inner: Arc<dyn PeerConnectionEventHandler>,
-    connected: Arc<AtomicBool>,
-    announce: advertise::Announce,
-}
-
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for StateWatch {
-    async fn on_negotiation_needed(&self) {
-        self.inner.on_negotiation_needed().await
-    }
-    async fn on_ice_candidate(&self, mut event: RTCPeerConnectionIceEvent) {
-        let c = &mut event.candidate;
-        if !advertise::rewrite_candidate(c, &self.announce) {
-            tracing::debug!(address = %c.address, "local candidate withheld (unspecified address)");
-            return;
-        }
-        tracing::debug!(address = %c.address, port = c.port, typ = %c.typ, "local candidate");
-        self.inner.on_ice_candidate(event).await
-    }
-    async fn on_ice_candidate_error(&self, event: RTCPeerConnectionIceErrorEvent) {
-        self.inner.on_ice_candidate_error(event).await
-    }
-    async fn on_signaling_state_change(&self, state: RTCSignalingState) {
-        self.inner.on_signaling_state_change(state).await
-    }
-    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
-        self.inner.on_ice_connection_state_change(state).await
-    }
-    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
-        self.inner.on_ice_gathering_state_change(state).await
-    }
-    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        self.connected
-            .store(state == RTCPeerConnectionState::Connected, Relaxed);
-        self.inner.on_connection_state_change(state).await
-    }
-    async fn on_data_channel(&self, data_channel: Arc<dyn DataChannel>) {
-        self.inner.on_data_channel(data_channel).await
-    }
-    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        self.inner.on_track(track).await
-    }
-}
-
-impl Pc {
-    /// An offer or answer of this connection, as it must be sent to the site: host candidates
-    /// on the shared port, and its ICE credentials (new ones after a restart) routed here.
-    pub fn advertise(&self, sdp: &str) -> String {
-        self.attachment.advertise(sdp)
-    }
-
-    pub async fn close(&self) {
-        if let Err(e) = self.pc.close().await {
-            tracing::debug!("closing peer connection: {e}");
-        }
-    }
-}
-
 /// What the media side is configured with.
 #[derive(Debug, Clone)]
 pub struct MediaSettings {
@@ -240,50 +153,6 @@ impl MediaSettings {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    #[error("peer connection: {0}")]
-    WebRtc(#[from] webrtc::error::Error),
-}
-
-/// Builds one SFU peer connection on the shared media port, with the interceptors of the way
-/// its media flows.
-pub async fn new_peer_connection(
-    direction: Direction,
-    settings: &MediaSettings,
-    media: &MediaSocket,
-    metrics: &Arc<Metrics>,
-    handler: Arc<dyn PeerConnectionEventHandler>,
-) -> Result<Pc, EngineError> {
-    let connected = Arc::new(AtomicBool::new(false));
-    let attachment = media.attach();
-    let handler: Arc<dyn PeerConnectionEventHandler> = Arc::new(StateWatch {
-        inner: handler,
-        connected: connected.clone(),
-        announce: attachment.announce(),
-    });
-    // The stack binds a throwaway port on the media address (on each interface address when it
-    // is unspecified) to name its local candidates; the runtime swaps each such socket for a
-    // virtual one on the shared port.
-    let addrs = attachment.gather_from();
-    let rtcp = Some(metrics.rtcp.clone());
-    let pc = build_on(
-        addrs,
-        &settings.nat_1to1_ips,
-        handler,
-        rtcp,
-        Some((attachment.runtime(), direction)),
-    )
-    .await?;
-    Ok(Pc {
-        pc,
-        connected,
-        attachment,
-        _gauge: metrics.hold(Kind::PeerConnection),
-        metrics: metrics.clone(),
-    })
-}
-
 /// Builds a peer connection bound to `addr` (a socket of its own) with giaoban's codecs and
 /// interceptors; RTCP feedback (NACK, PLI/FIR) in and out is counted in `rtcp`. Used by the
 /// Rust client.
@@ -293,49 +162,29 @@ pub async fn build(
     handler: Arc<dyn PeerConnectionEventHandler>,
     rtcp: Option<Arc<RtcpCounters>>,
 ) -> Result<Arc<dyn PeerConnection>, webrtc::error::Error> {
-    build_on(vec![addr], nat_1to1_ips, handler, rtcp, None).await
-}
-
-/// [`build`], on `sfu`'s runtime (the shared port's) with its direction's interceptors when
-/// given.
-async fn build_on(
-    addrs: Vec<SocketAddr>,
-    nat_1to1_ips: &[String],
-    handler: Arc<dyn PeerConnectionEventHandler>,
-    rtcp: Option<Arc<RtcpCounters>>,
-    sfu: Option<(Arc<dyn Runtime>, Direction)>,
-) -> Result<Arc<dyn PeerConnection>, webrtc::error::Error> {
-    let (runtime, direction) = match sfu {
-        Some((runtime, direction)) => (Some(runtime), direction),
-        None => (None, Direction::Both),
-    };
     let mut me = media_engine()?;
-    let registry = registry(&mut me, direction, rtcp)?;
+    let registry = registry(&mut me, Direction::Both, rtcp)?;
     // No mDNS: it would open a multicast socket per connection, and on a host without a
     // multicast route (an intranet server with no default gateway) that fails every join.
     let mut se = SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::Disabled);
     if !nat_1to1_ips.is_empty() {
         se = se.with_nat_1to1_ips(nat_1to1_ips.to_vec(), RTCIceCandidateType::Host);
     }
-    if addrs.iter().any(|a| a.ip().is_loopback()) {
+    if addr.ip().is_loopback() {
         se = se.with_include_loopback_candidate(true);
     }
-    if runtime.is_none() {
-        // A client of its own sockets (the Rust client): an ICE restart binds new ones, as a
-        // room PC whose network changed gets new candidates. The SFU keeps the shared port.
-        se = se.with_discard_local_candidates_during_ice_restart(true);
-    }
-    let mut builder = PeerConnectionBuilder::new()
+    // An ICE restart binds new sockets, as a room PC whose network changed gets new candidates.
+    se = se.with_discard_local_candidates_during_ice_restart(true);
+    let pc = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_media_engine(me)
         .with_setting_engine(se.build())
         .with_interceptor_registry(registry)
         .with_handler(handler)
-        .with_udp_addrs(addrs);
-    if let Some(runtime) = runtime {
-        builder = builder.with_runtime(runtime);
-    }
-    Ok(Arc::new(builder.build().await?))
+        .with_udp_addrs(vec![addr])
+        .build()
+        .await?;
+    Ok(Arc::new(pc))
 }
 
 /// The interceptors of a connection whose media flows in `direction` (see [`interceptors`]),

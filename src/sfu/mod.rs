@@ -79,8 +79,6 @@ impl Shared {
 #[derive(Debug, thiserror::Error)]
 pub enum SfuError {
     #[error(transparent)]
-    Engine(#[from] engine::EngineError),
-    #[error(transparent)]
     Driver(#[from] driver::DriverError),
     #[error("the client's connection closed during the join")]
     ClientGone,

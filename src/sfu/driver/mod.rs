@@ -143,7 +143,6 @@ impl Driver {
         events: Box<dyn Events>,
     ) -> Result<Connection, DriverError> {
         let attachment = self.media.attach();
-        attachment.drive_by_engine();
         let id = attachment.id();
         let connected = Arc::new(AtomicBool::new(false));
         let counters = self.metrics.rtcp.clone();

@@ -49,10 +49,10 @@ impl Announce {
     }
 }
 
-/// The addresses the webrtc stack gathers its host candidates from (port 0: it binds a
-/// throwaway socket on each) for a media socket bound to `bind`: `bind` itself, which the stack
-/// expands when unspecified into the usable interface addresses of its family, except that `::`
-/// (a dual-stack socket, receiving IPv4 too) gathers the interfaces of both families.
+/// The addresses host candidates come from (port 0) for a media socket bound to `bind`: `bind`
+/// itself, expanded when unspecified into the usable interface addresses of its family
+/// ([`host_ips`]), except that `::` (a dual-stack socket, receiving IPv4 too) takes the
+/// interfaces of both families.
 pub fn gather_from(bind: IpAddr) -> Vec<SocketAddr> {
     match bind {
         IpAddr::V6(ip) if ip.is_unspecified() => vec![

@@ -3,45 +3,41 @@
 //! OS has it, GRO segments split) and routes each datagram (see [`demux`]): by remote address
 //! once a connection has accepted a STUN check from it, else a STUN binding request by the local
 //! ufrag it names, verified against that connection's password, or the answer to a connection's
-//! own check by its transaction id. What does not route is dropped
-//! and counted (`giaoban_udp_dropped_total{reason}`). Each peer connection gets an
-//! [`Attachment`]: its runtime ([`socket::MuxRuntime`]), whose sockets are virtual sockets on the
-//! shared one, and the rewrite of what it advertises ([`advertise`]). Bound to the wildcard
+//! own check by its transaction id. What routes goes to the media driver's inbox
+//! ([`engine_inbox`]); what does not is dropped and counted (`giaoban_udp_dropped_total{reason}`).
+//! Each peer connection gets an [`Attachment`]: its host addresses, its sends, and the rewrite of
+//! what it advertises ([`advertise`]). Bound to the wildcard
 //! (`0.0.0.0`), the socket still is one: each datagram's destination address (`IP_PKTINFO`)
 //! picks the connection's virtual socket for that interface address, and each send names that
 //! address as its source, so a reply leaves from the address the site sent to. Bound to `::`, it
 //! is dual-stack: IPv4 sites arrive as IPv4-mapped addresses, named as plain IPv4 inside.
 
+mod addr;
 pub mod advertise;
 pub mod demux;
 pub mod engine_inbox;
-pub mod socket;
 
 use crate::metrics::UdpCounters;
+use addr::{canonical, on_socket};
 use demux::{DropReason, PcId, Route, Table, check_credentials};
 use engine_inbox::{EngineInbox, Inbound};
-use socket::{DATAGRAM_BUF, Datagram, Inbox, MuxRuntime, canonical, pick};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, RwLock};
-use webrtc::runtime::{BATCH_SIZE, RecvMeta, Runtime, Transmit, UdpSockRef, UdpSocketState};
+use std::sync::{Arc, RwLock};
+use webrtc::runtime::{BATCH_SIZE, RecvMeta, Transmit, UdpSockRef, UdpSocketState};
 
-/// Free datagram buffers kept for reuse; more are freed (memory returns after a peak).
-const POOL_MAX: usize = 1024;
 /// Socket buffer sizes asked for: every session's media goes through this one socket, so the
 /// default (about 200 KB) would overflow in a burst. The kernel caps them at
 /// `net.core.rmem_max` / `wmem_max` (raise those for large briefings).
 const SOCKET_BUFFER: usize = 8 << 20;
 
-/// The routing state: the pure table, each webrtc connection's inboxes by local address, and
-/// the connections the media driver drives (their datagrams go to its one inbox).
+/// The routing state: the pure table, and the connections attached.
 #[derive(Default)]
 struct Routes {
     table: Table,
-    inboxes: HashMap<PcId, Vec<(IpAddr, Arc<Inbox>)>>,
-    engine: HashSet<PcId>,
+    attached: HashSet<PcId>,
 }
 
 pub(crate) struct Shared {
@@ -53,7 +49,6 @@ pub(crate) struct Shared {
     /// Public addresses host candidates announce behind a 1:1 NAT (`media.nat_1to1_ips`).
     nat: Arc<[IpAddr]>,
     routes: RwLock<Routes>,
-    pool: Mutex<Vec<Vec<u8>>>,
     next_id: AtomicU64,
     /// Live [`Attachment`]s; the receive loop keeps a batch-sized buffer while any is.
     attached: AtomicUsize,
@@ -80,32 +75,6 @@ impl Shared {
         routes.table.expect_answer(check, pc, to);
     }
 
-    fn inbox(&self, pc: PcId, ip: IpAddr) -> Arc<Inbox> {
-        let mut routes = self.routes.write().expect("routes");
-        let list = routes.inboxes.entry(pc).or_default();
-        if let Some((_, inbox)) = list.iter().find(|(i, _)| *i == ip) {
-            return inbox.clone();
-        }
-        let inbox = Arc::new(Inbox::default());
-        list.push((ip, inbox.clone()));
-        inbox
-    }
-
-    fn take_buf(&self) -> Vec<u8> {
-        self.pool
-            .lock()
-            .expect("pool")
-            .pop()
-            .unwrap_or_else(|| vec![0; DATAGRAM_BUF])
-    }
-
-    fn give_back(&self, buf: Vec<u8>) {
-        let mut pool = self.pool.lock().expect("pool");
-        if pool.len() < POOL_MAX {
-            pool.push(buf);
-        }
-    }
-
     fn dropped(&self, reason: DropReason) {
         let c = &self.counters;
         let counter = match reason {
@@ -130,13 +99,11 @@ impl Shared {
         }
         let v6 = self.local.is_ipv6();
         let transmit = Transmit {
-            destination: socket::on_socket(t.destination, v6),
+            destination: on_socket(t.destination, v6),
             ecn: t.ecn,
             contents: t.contents,
             segment_size: t.segment_size,
-            src_ip: self
-                .wildcard
-                .then(|| socket::on_socket((local, 0).into(), v6).ip()),
+            src_ip: self.wildcard.then(|| on_socket((local, 0).into(), v6).ip()),
         };
         let c = &self.counters;
         match self.state.try_send(UdpSockRef::from(&self.io), &transmit) {
@@ -168,26 +135,16 @@ impl Shared {
             }
             Route::Drop(reason) => return self.dropped(reason),
         };
-        if routes.engine.contains(&pc) {
-            let inbound = Inbound {
-                pc,
-                data: bytes::BytesMut::from(d),
-                from,
-                dst,
-            };
-            if !self.engine.push(inbound) {
-                self.dropped(DropReason::QueueFull);
-            }
-            return;
-        }
-        let Some(inbox) = routes.inboxes.get(&pc).and_then(|l| pick(l, dst)) else {
+        if !routes.attached.contains(&pc) {
             return self.dropped(DropReason::UnknownSource);
+        }
+        let inbound = Inbound {
+            pc,
+            data: bytes::BytesMut::from(d),
+            from,
+            dst,
         };
-        let mut buf = self.take_buf();
-        let len = d.len().min(buf.len());
-        buf[..len].copy_from_slice(&d[..len]);
-        if let Err(buf) = inbox.push(Datagram { buf, len, from }) {
-            self.give_back(buf);
+        if !self.engine.push(inbound) {
             self.dropped(DropReason::QueueFull);
         }
     }
@@ -243,7 +200,6 @@ impl MediaSocket {
             wildcard: local.ip().is_unspecified(),
             nat: nat.into(),
             routes: RwLock::new(Routes::default()),
-            pool: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
             attached: AtomicUsize::new(0),
             detached: tokio::sync::Notify::new(),
@@ -260,10 +216,13 @@ impl MediaSocket {
         self.shared.local
     }
 
-    /// A new connection's place on the shared port.
+    /// A new connection's place on the shared port (its datagrams go to the driver's inbox).
     pub fn attach(&self) -> Attachment {
         let pc = self.shared.next_id.fetch_add(1, Relaxed);
         self.shared.attached.fetch_add(1, Relaxed);
+        let mut routes = self.shared.routes.write().expect("routes");
+        routes.attached.insert(pc);
+        drop(routes);
         Attachment {
             shared: self.shared.clone(),
             pc,
@@ -280,11 +239,11 @@ impl MediaSocket {
         self.shared.recv_buffer.load(Relaxed)
     }
 
-    /// (bound remote addresses, registered ufrags, attached connections with a socket).
+    /// (bound remote addresses, registered ufrags, attached connections).
     pub fn routes(&self) -> (usize, usize, usize) {
         let r = self.shared.routes.read().expect("routes");
         let (addrs, ufrags) = r.table.len();
-        (addrs, ufrags, r.inboxes.len())
+        (addrs, ufrags, r.attached.len())
     }
 }
 
@@ -296,22 +255,8 @@ pub struct Attachment {
 }
 
 impl Attachment {
-    /// The runtime to build the connection with.
-    pub fn runtime(&self) -> Arc<dyn Runtime> {
-        Arc::new(MuxRuntime {
-            shared: self.shared.clone(),
-            pc: self.pc,
-        })
-    }
-
     pub fn port(&self) -> u16 {
         self.shared.local.port()
-    }
-
-    /// The addresses the connection's stack gathers host candidates from
-    /// ([`advertise::gather_from`] the media socket's address).
-    pub fn gather_from(&self) -> Vec<SocketAddr> {
-        advertise::gather_from(self.shared.local.ip())
     }
 
     /// What this connection's host candidates must announce.
@@ -322,20 +267,13 @@ impl Attachment {
         }
     }
 
-    /// Hands this connection's datagrams to the media driver (see [`engine_inbox`]) instead of
-    /// a virtual socket.
-    pub fn drive_by_engine(&self) {
-        let mut routes = self.shared.routes.write().expect("routes");
-        routes.engine.insert(self.pc);
-    }
-
     /// The connection's id on the port (the media driver names its connections by it).
     pub fn id(&self) -> PcId {
         self.pc
     }
 
-    /// The host candidates of a connection driven without a virtual socket: each address the
-    /// port is reached on, with the shared port. What they announce is [`Attachment::advertise`]'s.
+    /// The connection's host candidates: each address the port is reached on, with the shared
+    /// port. What they announce is [`Attachment::advertise`]'s.
     pub fn host_addrs(&self) -> Vec<SocketAddr> {
         let bind = self.shared.local.ip();
         let interfaces: Vec<IpAddr> = if bind.is_unspecified() {
@@ -373,28 +311,15 @@ impl Attachment {
 
 impl Drop for Attachment {
     fn drop(&mut self) {
-        let (inboxes, last) = {
+        {
             let mut routes = self.shared.routes.write().expect("routes");
             routes.table.forget(self.pc);
-            routes.engine.remove(&self.pc);
-            let inboxes = routes.inboxes.remove(&self.pc).unwrap_or_default();
-            let last = routes.inboxes.is_empty() && routes.engine.is_empty();
-            if last {
+            routes.attached.remove(&self.pc);
+            if routes.attached.is_empty() {
                 // The last connection went: give back what the busiest moment grew.
-                routes.inboxes.shrink_to_fit();
-                routes.engine.shrink_to_fit();
+                routes.attached.shrink_to_fit();
                 routes.table.shrink_to_fit();
             }
-            (inboxes, last)
-        };
-        for (_, inbox) in inboxes {
-            for buf in inbox.drain() {
-                self.shared.give_back(buf);
-            }
-        }
-        if last {
-            let mut pool = self.shared.pool.lock().expect("pool");
-            *pool = Vec::new();
         }
         if self.shared.attached.fetch_sub(1, Relaxed) == 1 {
             self.shared.detached.notify_one();
@@ -606,14 +531,7 @@ mod tests {
     async fn a_run_handed_over_as_one_buffer_leaves_as_its_datagrams() {
         let socket = loopback();
         let attachment = socket.attach();
-        let own = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let virtual_socket = attachment.runtime().wrap_udp_socket(own).unwrap();
         let gso = socket.shared.state.max_gso_segments();
-        assert_eq!(
-            virtual_socket.max_gso_segments(),
-            gso,
-            "the shared socket's"
-        );
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         peer.set_read_timeout(Some(std::time::Duration::from_secs(5)))
             .unwrap();
@@ -630,17 +548,14 @@ mod tests {
                 .collect()
         };
         for run in &runs {
-            let transmit = webrtc::runtime::Transmit {
+            let transmit = Transmit {
                 destination: peer.local_addr().unwrap(),
                 ecn: None,
                 contents: run,
                 segment_size: (gso > 1).then_some(100),
                 src_ip: None,
             };
-            let sent = std::future::poll_fn(|cx| virtual_socket.poll_send(cx, &transmit))
-                .await
-                .unwrap();
-            assert_eq!(sent, run.len());
+            attachment.transmit(socket.local_addr().ip(), &transmit);
         }
         let mut buf = [0u8; 2048];
         for i in 0..21u8 {
