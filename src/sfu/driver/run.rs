@@ -215,3 +215,108 @@ async fn sleep_until(at: Option<Instant>) {
         tokio::time::sleep_until(at.into()).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::UdpCounters;
+    use crate::sfu::driver::build;
+    use crate::sfu::engine::{self, Direction};
+    use crate::sfu::udp::MediaSocket;
+    use rtc::media_stream::MediaStreamTrack;
+    use rtc::peer_connection::state::RTCPeerConnectionState;
+    use rtc::rtp;
+    use rtc::rtp_transceiver::rtp_sender::{
+        RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    };
+    use std::sync::Weak;
+    use std::sync::atomic::AtomicBool;
+
+    struct Quiet;
+
+    impl super::super::Events for Quiet {
+        fn state(&self, _: RTCPeerConnectionState) {}
+        fn track(&self, _: super::super::TrackInfo) {}
+    }
+
+    fn track(id: &str, ssrc: u32) -> MediaStreamTrack {
+        let kind = RtpCodecKind::Video;
+        MediaStreamTrack::new(
+            "stream".to_owned(),
+            id.to_owned(),
+            id.to_owned(),
+            kind,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec: engine::codec(kind),
+                ..Default::default()
+            }],
+        )
+    }
+
+    fn write(conn: u64, (sender, down): (rtc::rtp_transceiver::RTCRtpSenderId, u64)) -> Write {
+        Write {
+            conn,
+            sender,
+            down,
+            packet: rtp::Packet::default(),
+        }
+    }
+
+    /// A subscribe connection (never connected) in an engine of its own.
+    fn engine(metrics: &Arc<Metrics>) -> (Engine, u64, Arc<MediaSocket>) {
+        let socket = MediaSocket::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            Vec::new(),
+            Arc::new(UdpCounters::default()),
+        )
+        .unwrap();
+        let attachment = socket.attach();
+        let id = attachment.id();
+        let hosts = attachment.host_addrs();
+        let pc = build::connection(Direction::Send, &hosts, metrics.rtcp.clone()).unwrap();
+        let conn = Conn::new(
+            pc,
+            (attachment, hosts),
+            Arc::new(AtomicBool::new(false)),
+            Box::new(Quiet),
+        );
+        let mut engine = Engine {
+            conns: HashMap::new(),
+            timers: BTreeSet::new(),
+            touched: Vec::new(),
+            metrics: metrics.clone(),
+        };
+        engine.command(Command::Open(Box::new(conn)), Instant::now());
+        (engine, id, socket)
+    }
+
+    #[tokio::test]
+    async fn a_packet_of_an_ended_down_track_is_dropped_not_written_to_its_successor() {
+        let metrics = Arc::new(Metrics::default());
+        let (mut engine, id, _socket) = engine(&metrics);
+        let now = Instant::now();
+        let conn = engine.conns.get_mut(&id).unwrap();
+        let first = conn.add_track(track("a", 1), Weak::new()).unwrap();
+        conn.remove_track(first.0).unwrap();
+        let second = conn.add_track(track("b", 2), Weak::new()).unwrap();
+        assert_ne!(first.1, second.1, "each down-track has its own id");
+        let dropped = || metrics.packets_dropped.load(Relaxed);
+        // Queued for the first down-track before it ended: dropped, whatever sender it names.
+        engine.write(write(id, first), now);
+        engine.write(write(id, (second.0, first.1)), now);
+        assert_eq!(dropped(), 2);
+        engine.write(write(id, second), now);
+        assert_eq!(dropped(), 2, "the live down-track's packet is written");
+        // For a connection that is gone: dropped too.
+        engine.write(write(id + 1, second), now);
+        assert_eq!(dropped(), 3);
+        // Closing forgets the connection and its timer.
+        engine.service(now);
+        engine.command(Command::Close(id), now);
+        assert!(engine.conns.is_empty() && engine.timers.is_empty());
+    }
+}
