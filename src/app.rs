@@ -6,6 +6,7 @@ use crate::auth::TokenKey;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::sfu::Sfu;
+use crate::sfu::driver::MediaThread;
 use crate::sfu::engine::MediaSettings;
 use crate::sfu::udp::MediaSocket;
 use crate::store::{self, Pool};
@@ -174,14 +175,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .iter()
         .filter_map(|ip| ip.parse().ok())
         .collect();
-    let media = MediaSocket::bind(media_addr, nat, metrics.udp.clone()).map_err(|source| {
-        StartError::Bind {
-            addr: format!("udp {media_addr} (media.udp_port)"),
-            source,
-        }
-    })?;
+    let bind_error = |source| StartError::Bind {
+        addr: format!("udp {media_addr} (media.udp_port)"),
+        source,
+    };
+    let thread = MediaThread::start().map_err(bind_error)?;
+    let media = {
+        // The port's receive task runs on the media thread.
+        let _media_runtime = thread.handle().enter();
+        MediaSocket::bind(media_addr, nat, metrics.udp.clone()).map_err(bind_error)?
+    };
     tracing::info!("media on udp {}", media.local_addr());
-    let sfu = Arc::new(Sfu::new(settings, media, metrics.clone()).with_chair(config.chair.clone()));
+    let sfu = Sfu::new(settings, (media, thread), metrics.clone());
+    let sfu = Arc::new(sfu.with_chair(config.chair.clone()));
     let attendance_changed = start_consumers(&config, &sfu, &pool).await?;
     let recorder = start_recorder(&config, &sfu, &pool).await?;
     let mut timers = Vec::new();

@@ -47,8 +47,10 @@ pub use crate::live::Event as SfuEvent;
 pub struct Shared {
     pub settings: MediaSettings,
     pub media: Arc<MediaSocket>,
-    /// The loop that drives every subscribe connection.
+    /// The loop that drives every peer connection.
     pub driver: driver::Driver,
+    /// Where the driver and the media port's receive task run (stops with the SFU).
+    _thread: driver::MediaThread,
     pub metrics: Arc<Metrics>,
     /// Chairing settings (join-muted threshold, grid page size, tile limit).
     pub chair: crate::config::ChairConfig,
@@ -183,13 +185,25 @@ pub struct Sfu {
 }
 
 impl Sfu {
-    pub fn new(settings: MediaSettings, media: Arc<MediaSocket>, metrics: Arc<Metrics>) -> Self {
+    /// The SFU on `media`, whose receive task runs on `thread` (see [`driver::MediaThread`]),
+    /// where its driver runs too.
+    pub fn new(
+        settings: MediaSettings,
+        (media, thread): (Arc<MediaSocket>, driver::MediaThread),
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let events = Arc::new(crate::live::Bus::default());
-        let driver = driver::Driver::start(media.clone(), metrics.clone(), settings.egress_queue);
+        let driver = driver::Driver::start(
+            media.clone(),
+            metrics.clone(),
+            settings.egress_queue,
+            thread.handle(),
+        );
         Sfu {
             shared: Arc::new(Shared {
                 settings,
                 driver,
+                _thread: thread,
                 media,
                 metrics,
                 chair: crate::config::ChairConfig::default(),

@@ -12,6 +12,9 @@
 mod build;
 mod conn;
 mod run;
+mod thread;
+
+pub use thread::MediaThread;
 
 use super::engine::Direction;
 use super::forward::{DownSink, KeyframeSource, Offered, PublishedTrack};
@@ -117,11 +120,17 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// Starts the loop on `media`'s port; `queue` packets may wait for it (all down-tracks).
-    pub fn start(media: Arc<MediaSocket>, metrics: Arc<Metrics>, queue: usize) -> Driver {
+    /// Starts the loop on `media`'s port, on `runtime` (the media thread's, where the port's
+    /// receive task runs); `queue` packets may wait for it (all down-tracks).
+    pub fn start(
+        media: Arc<MediaSocket>,
+        metrics: Arc<Metrics>,
+        queue: usize,
+        runtime: &tokio::runtime::Handle,
+    ) -> Driver {
         let (commands, command_rx) = mpsc::channel(COMMANDS);
         let (writes, write_rx) = mpsc::channel(queue.max(1));
-        tokio::spawn(run::run(
+        runtime.spawn(run::run(
             media.engine_inbox(),
             command_rx,
             write_rx,
