@@ -92,8 +92,10 @@ fn flush_due(seen: &Cell<u64>, wanted: u64) -> bool {
     seen.replace(wanted) != wanted
 }
 
-/// Returns the calling thread's cached free blocks to their arenas (`thread.tcache.flush`).
-fn flush_thread_cache() -> bool {
+/// Returns the calling thread's cached free blocks to their arenas (`thread.tcache.flush`),
+/// from where they go back to the system within about a second. For a thread that frees much and
+/// then sleeps (the media thread after a session).
+pub fn flush_thread_cache() -> bool {
     // SAFETY: a valid NUL-terminated control name that takes and gives no value.
     unsafe {
         tikv_jemalloc_sys::mallctl(

@@ -14,11 +14,14 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// Packets taken from the down-tracks' queue per pass.
 const WRITE_BATCH: usize = 512;
+/// After the last connection closed: when the thread's allocator cache is given back (what the
+/// session's connections freed on this thread; the thread then sleeps until the next session).
+const IDLE_FLUSH_AFTER: Duration = Duration::from_secs(1);
 
 /// The loop's state.
 struct Engine {
@@ -171,8 +174,10 @@ pub async fn run(
     };
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     let mut inbound = VecDeque::new();
+    let mut idle_flush: Option<Instant> = None;
     loop {
         let next = engine.timers.first().map(|&(at, _)| at);
+        let had_connections = !engine.conns.is_empty();
         tokio::select! {
             biased;
             command = commands.recv() => {
@@ -200,10 +205,24 @@ pub async fn run(
                 }
             }
             () = sleep_until(next), if next.is_some() => {}
+            () = sleep_until(idle_flush), if idle_flush.is_some() => {
+                idle_flush = None;
+                crate::memory::flush_thread_cache();
+                inbound = VecDeque::new();
+                inbox.shrink();
+                batch = Vec::with_capacity(WRITE_BATCH);
+            }
         }
         let now = Instant::now();
         engine.expire(now);
         engine.service(now);
+        if engine.conns.is_empty() {
+            if had_connections {
+                idle_flush = Some(now + IDLE_FLUSH_AFTER);
+            }
+        } else {
+            idle_flush = None;
+        }
     }
     for (_, conn) in engine.conns.drain() {
         conn.close();

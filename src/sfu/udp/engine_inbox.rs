@@ -52,6 +52,14 @@ impl EngineInbox {
         }
     }
 
+    /// Frees the queue's storage when nothing waits in it (after a busy session).
+    pub fn shrink(&self) {
+        let mut q = self.queue.lock().expect("engine inbox");
+        if q.is_empty() {
+            *q = VecDeque::new();
+        }
+    }
+
     /// Resolves once something was queued since the last call (at once if it was meanwhile).
     pub async fn ready(&self) {
         self.ready.notified().await

@@ -8,8 +8,8 @@
 //! Each peer connection gets an [`Attachment`]: its host addresses, its sends, and the rewrite of
 //! what it advertises ([`advertise`]). Bound to the wildcard
 //! (`0.0.0.0`), the socket still is one: each datagram's destination address (`IP_PKTINFO`)
-//! picks the connection's virtual socket for that interface address, and each send names that
-//! address as its source, so a reply leaves from the address the site sent to. Bound to `::`, it
+//! tells the connection which of its host addresses it reached, and each send names the
+//! connection's local address as its source, so a reply leaves from the address the site sent to. Bound to `::`, it
 //! is dual-stack: IPv4 sites arrive as IPv4-mapped addresses, named as plain IPv4 inside.
 
 mod addr;
