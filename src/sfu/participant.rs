@@ -1,9 +1,9 @@
-//! One connected site: its control task owns the site's two peer connections (publish: the client
-//! offers; subscribe: the server offers) and its down-tracks. Everything that changes them, the
-//! client's messages, local ICE candidates, arriving tracks and the close, comes through one
-//! channel, and room changes through one coalescing wake-up (`resync`); the one task handles them
-//! in turn, so negotiation needs no locks: at most one subscribe offer is outstanding, and
-//! changes that arrive meanwhile are folded into the next.
+//! One connected site: its control task holds the site's two peer connections (publish: the client
+//! offers; subscribe: the server offers), both driven by the media driver, and its down-tracks.
+//! Everything that changes them, the client's messages, arriving tracks, connection states and the
+//! close, comes through one channel, and room changes through one coalescing wake-up (`resync`);
+//! the one task handles them in turn, so negotiation needs no locks: at most one subscribe offer
+//! is outstanding, and changes that arrive meanwhile are folded into the next.
 //! Its chairing messages are handled in `participant_chair.rs`.
 
 use super::Shared;
