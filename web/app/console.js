@@ -110,6 +110,9 @@
     if (!live) return;
     $("floor").textContent = live.floor ? t("console.floor", { site: nameOf(live.floor) }) : t("console.noFloor");
     $("c-join-muted").checked = !!live.join_muted;
+    // Disabled in the page until the live state is known (a click before would do nothing).
+    $("c-join-muted").disabled = false;
+    $("c-mute-all").disabled = false;
     $("c-share").textContent = live.sharer ? t("console.share", { site: nameOf(live.sharer) }) : t("console.noShare");
     $("c-stop-share").disabled = !live.sharer;
     $("c-revoke").disabled = !live.floor;

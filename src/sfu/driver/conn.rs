@@ -274,6 +274,11 @@ impl Conn {
     }
 
     fn track_opened(&mut self, init: RTCTrackEventInit) {
+        // The stack opens a track again at each renegotiation (and once per simulcast layer):
+        // a track already received stays as it is, with its publication.
+        if self.tracks.contains_key(&init.track_id) {
+            return;
+        }
         let ids: Vec<_> = self.pc.get_transceivers().collect();
         let mid = ids.into_iter().find_map(|id| {
             let t = self.pc.rtp_transceiver(id)?;
@@ -296,10 +301,7 @@ impl Conn {
             published: None,
             reading: Reading::default(),
         };
-        // A track opened again (renegotiated) starts over: the old publication ends.
-        if let Some(old) = self.tracks.insert(init.track_id.clone(), ingress) {
-            end(old);
-        }
+        self.tracks.insert(init.track_id.clone(), ingress);
         self.events.track(TrackInfo {
             track_id: init.track_id,
             kind,
