@@ -260,10 +260,15 @@ async fn a_track_ending_mid_session_leaves_the_others_flowing() {
         while c.next_message(Duration::from_millis(50)).await.is_some() {}
     }
     clients[1].unpublish(MediaKind::Video).await.unwrap();
+    let mut told = vec![Vec::new(); 3];
     for r in [0usize, 2] {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            match clients[r].next_message(Duration::from_millis(200)).await {
+            let msg = clients[r].next_message(Duration::from_millis(200)).await;
+            if let Some(m) = &msg {
+                told[r].push(m.clone());
+            }
+            match msg {
                 Some(giaoban::signal::protocol::ServerMsg::TrackEnded {
                     kind: MediaKind::Video,
                     participant_id,
@@ -280,6 +285,28 @@ async fn a_track_ending_mid_session_leaves_the_others_flowing() {
         }
     }
     let seen = exchange(&mut clients, &indexes, 100, 2000).await;
+    // The renegotiation changed nothing else: site 1's audio is the same publication (a track
+    // the stack announces again is not published anew, which would end it at every site).
+    for r in [0usize, 2] {
+        while let Some(m) = clients[r].next_message(Duration::from_millis(50)).await {
+            told[r].push(m);
+        }
+        let churn: Vec<_> = told[r]
+            .iter()
+            .filter(|m| match m {
+                giaoban::signal::protocol::ServerMsg::TrackPublished { participant_id, .. } => {
+                    *participant_id == clients[1].participant_id
+                }
+                giaoban::signal::protocol::ServerMsg::TrackEnded {
+                    participant_id,
+                    kind,
+                    ..
+                } => *participant_id == clients[1].participant_id && *kind != MediaKind::Video,
+                _ => false,
+            })
+            .collect();
+        assert!(churn.is_empty(), "site {r} was told: {churn:?}");
+    }
     for r in [0usize, 2] {
         assert!(
             !seen[r]
