@@ -1,6 +1,6 @@
 //! Building one connection on the sans-IO core: giaoban's codecs and its direction's
-//! interceptors (`engine`), ICE-lite (the site checks, the server answers; no
-//! gathering, no mDNS) with one host candidate per address the shared port is reached on.
+//! interceptors (`engine`), full ICE with one host candidate per address the shared port is
+//! reached on (no gathering, no mDNS).
 //! What the candidates announce (NAT 1:1, the port) is the attachment's `advertise`.
 
 use crate::metrics::RtcpCounters;
@@ -36,11 +36,12 @@ pub fn connection(
     }
     let mut me = engine::media_engine()?;
     let registry = engine::registry(&mut me, direction, Some(rtcp))?;
-    // ICE-lite: the server only answers the site's checks (its address is fixed and public to
-    // the site); no multicast DNS socket (it fails on hosts without a multicast route).
-    let mut se = SettingEngineBuilder::new()
-        .with_lite(true)
-        .with_multicast_dns_mode(MulticastDnsMode::Disabled);
+    // Full ICE, as the site's end: the server checks the pairs too and, where it controls (the
+    // subscribe connection, which it offers), chooses the best one. An ICE-lite server sends on
+    // whichever pair the browser nominated last, and Chrome nominates every pair it checks, relay
+    // pairs included: the media went through the TURN server with a direct path at hand.
+    // No multicast DNS socket (it fails on hosts without a multicast route).
+    let mut se = SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::Disabled);
     if hosts.iter().any(|a| a.ip().is_loopback()) {
         se = se.with_include_loopback_candidate(true);
     }

@@ -212,7 +212,7 @@ impl Drop for Connection {
 }
 
 impl Connection {
-    /// The connection's id on the shared port (what [`Driver::write`] names it by).
+    /// The connection's id on the shared port (what [`Driver::sink`] names it by).
     pub fn id(&self) -> u64 {
         self.id
     }
