@@ -35,6 +35,29 @@ use webrtc::peer_connection::{PeerConnection, PeerConnectionBuilder, PeerConnect
 pub const PT_OPUS: u8 = 111;
 pub const PT_VP8: u8 = 96;
 
+/// A track the server sends (a down-track): giaoban's codec for `kind`, with SSRC `ssrc`.
+pub fn sent_track(
+    (stream_id, track_id, label): (String, String, String),
+    kind: RtpCodecKind,
+    ssrc: u32,
+) -> rtc::media_stream::MediaStreamTrack {
+    use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
+    rtc::media_stream::MediaStreamTrack::new(
+        stream_id,
+        track_id,
+        label,
+        kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: codec(kind),
+            ..Default::default()
+        }],
+    )
+}
+
 /// The one audio and one video codec giaoban forwards.
 pub fn codec(kind: RtpCodecKind) -> RTCRtpCodec {
     match kind {

@@ -17,13 +17,10 @@ use crate::signal::liveness::MediaHealth;
 use crate::signal::protocol::{
     Candidate, ClientMsg, ErrorCode, LeaveReason, MediaKind, PcKind, ServerMsg, TrackSource,
 };
-use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -438,20 +435,12 @@ impl Participant {
             MediaKind::Video => RtpCodecKind::Video,
         };
         let ssrc: u32 = rand::random();
-        let local = MediaStreamTrack::new(
+        let names = (
             track.stream_id.clone(),
             track.track_id.clone(),
             format!("{} ({})", track.site_name, kind),
-            kind,
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(ssrc),
-                    ..Default::default()
-                },
-                codec: engine::codec(kind),
-                ..Default::default()
-            }],
         );
+        let local = engine::sent_track(names, kind, ssrc);
         let (sender, down) = self
             .subscribe
             .add_track(local, Arc::downgrade(track))

@@ -104,6 +104,17 @@ impl Meter {
 /// The URI of the RFC 6464 extension, negotiated with publishers for audio.
 pub const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 
+/// The id negotiated for the audio level extension among `extensions` (0: none).
+pub fn audio_level_id(
+    extensions: &[rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionParameters],
+) -> u8 {
+    extensions
+        .iter()
+        .find(|e| e.uri == AUDIO_LEVEL_URI)
+        .and_then(|e| u8::try_from(e.id).ok())
+        .unwrap_or(0)
+}
+
 /// The RFC 6464 level in a one-byte header extension payload (`V` bit, then 7 bits of level).
 pub fn level_of(payload: &[u8]) -> Option<u8> {
     payload.first().map(|b| b & 0x7f)

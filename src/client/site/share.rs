@@ -4,7 +4,6 @@
 //! server's active speaker detection).
 
 use super::{ClientError, SiteClient};
-use crate::sfu::speaker::AUDIO_LEVEL_URI;
 use crate::signal::protocol::ClientMsg;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use std::sync::atomic::Ordering::Relaxed;
@@ -114,13 +113,7 @@ impl SiteClient {
                 .as_ref()
                 .ok_or_else(|| ClientError::Protocol("no audio track".into()))?;
             let params = sender.get_parameters().await?;
-            id = params
-                .rtp_parameters
-                .header_extensions
-                .iter()
-                .find(|e| e.uri == AUDIO_LEVEL_URI)
-                .and_then(|e| u8::try_from(e.id).ok())
-                .unwrap_or(0);
+            id = crate::sfu::speaker::audio_level_id(&params.rtp_parameters.header_extensions);
             if id == 0 {
                 return Err(ClientError::Protocol(
                     "the audio level extension is not negotiated".into(),

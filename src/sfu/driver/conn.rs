@@ -9,7 +9,7 @@ use super::{DriverError, Events, TrackInfo};
 use crate::sfu::engine;
 use crate::sfu::forward::{PublishedTrack, Reading};
 use crate::sfu::rewrite::Rewriter;
-use crate::sfu::speaker::AUDIO_LEVEL_URI;
+use crate::sfu::speaker::audio_level_id;
 use crate::sfu::udp::Attachment;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::RTCPeerConnection;
@@ -288,14 +288,8 @@ impl Conn {
             return;
         };
         let kind = receiver.track().kind();
-        let audio_level_ext = receiver
-            .get_parameters()
-            .rtp_parameters
-            .header_extensions
-            .iter()
-            .find(|e| e.uri == AUDIO_LEVEL_URI)
-            .and_then(|e| u8::try_from(e.id).ok())
-            .unwrap_or(0);
+        let audio_level_ext =
+            audio_level_id(&receiver.get_parameters().rtp_parameters.header_extensions);
         let ingress = Ingress {
             receiver: init.receiver_id,
             published: None,

@@ -245,9 +245,7 @@ mod tests {
     use rtc::media_stream::MediaStreamTrack;
     use rtc::peer_connection::state::RTCPeerConnectionState;
     use rtc::rtp;
-    use rtc::rtp_transceiver::rtp_sender::{
-        RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-    };
+    use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
     use std::sync::Weak;
     use std::sync::atomic::AtomicBool;
 
@@ -259,21 +257,8 @@ mod tests {
     }
 
     fn track(id: &str, ssrc: u32) -> MediaStreamTrack {
-        let kind = RtpCodecKind::Video;
-        MediaStreamTrack::new(
-            "stream".to_owned(),
-            id.to_owned(),
-            id.to_owned(),
-            kind,
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(ssrc),
-                    ..Default::default()
-                },
-                codec: engine::codec(kind),
-                ..Default::default()
-            }],
-        )
+        let names = ("stream".to_owned(), id.to_owned(), id.to_owned());
+        engine::sent_track(names, RtpCodecKind::Video, ssrc)
     }
 
     fn write(conn: u64, (sender, down): (rtc::rtp_transceiver::RTCRtpSenderId, u64)) -> Write {
