@@ -10,7 +10,7 @@ use crate::sfu::engine;
 use crate::sfu::forward::{PublishedTrack, Reading};
 use crate::sfu::rewrite::Rewriter;
 use crate::sfu::speaker::audio_level_id;
-use crate::sfu::udp::Attachment;
+use crate::sfu::udp::{Attachment, SendBatch};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::configuration::RTCOfferOptions;
@@ -27,7 +27,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
-use webrtc::runtime::Transmit;
 
 /// What the driver keeps of one down-track (a sender of a subscribe connection).
 pub struct Down {
@@ -218,7 +217,7 @@ impl Conn {
 
     /// After anything happened to the connection: what it read, its events, what it has to
     /// send. Returns its next deadline.
-    pub fn service(&mut self, now: Instant) -> Option<Instant> {
+    pub fn service(&mut self, now: Instant, out: &mut SendBatch) -> Option<Instant> {
         // Events first: a new track is known before its first packets are read.
         self.events();
         while let Some(msg) = self.pc.poll_read() {
@@ -248,7 +247,7 @@ impl Conn {
             }
         }
         self.events();
-        self.flush();
+        self.flush(out);
         let next = self.pc.poll_timeout()?;
         // A deadline already past is handled on the next pass, not in a spin.
         Some(next.max(now + Duration::from_millis(1)))
@@ -312,26 +311,22 @@ impl Conn {
     }
 
     /// Sends every datagram the connection produced.
-    pub fn flush(&mut self) {
+    /// Queues what the connection wrote into `out` (sent at the end of the loop's pass).
+    pub fn flush(&mut self, out: &mut SendBatch) {
         while let Some(msg) = self.pc.poll_write() {
-            let t = Transmit {
-                destination: msg.transport.peer_addr,
-                ecn: None,
-                contents: &msg.message,
-                segment_size: None,
-                src_ip: None,
-            };
-            self.attachment.transmit(msg.transport.local_addr.ip(), &t);
+            let t = msg.transport;
+            self.attachment
+                .queue(out, t.local_addr.ip(), t.peer_addr, msg.message);
         }
     }
 
-    pub fn close(mut self) {
+    pub fn close(mut self, out: &mut SendBatch) {
         self.connected.store(false, Relaxed);
         if let Err(e) = self.pc.close() {
             tracing::debug!("closing a connection: {e}");
         }
         // Tells the site (DTLS close) before the routes go with the attachment.
-        self.flush();
+        self.flush(out);
         for (_, t) in self.tracks.drain() {
             end(t);
         }

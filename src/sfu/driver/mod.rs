@@ -131,7 +131,7 @@ impl Driver {
         let (commands, command_rx) = mpsc::channel(COMMANDS);
         let (writes, write_rx) = mpsc::channel(queue.max(1));
         runtime.spawn(run::run(
-            media.engine_inbox(),
+            (media.engine_inbox(), media.send_batch()),
             command_rx,
             write_rx,
             metrics.clone(),

@@ -8,6 +8,7 @@
 use super::conn::Conn;
 use super::{Command, Write};
 use crate::metrics::Metrics;
+use crate::sfu::udp::SendBatch;
 use crate::sfu::udp::engine_inbox::{EngineInbox, Inbound};
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
@@ -17,8 +18,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// Packets taken from the down-tracks' queue per pass.
+/// Packets taken from the down-tracks' queue at a time.
 const WRITE_BATCH: usize = 512;
+/// Rounds of writing what a pass fanned out, within that pass.
+const SAME_PASS_ROUNDS: usize = 4;
 /// After the last connection closed: when the thread's allocator cache is given back (what the
 /// session's connections freed on this thread; the thread then sleeps until the next session).
 const IDLE_FLUSH_AFTER: Duration = Duration::from_secs(1);
@@ -29,6 +32,8 @@ struct Engine {
     timers: BTreeSet<(Instant, u64)>,
     touched: Vec<u64>,
     metrics: Arc<Metrics>,
+    /// What the connections wrote during the pass, sent at its end.
+    out: SendBatch,
 }
 
 impl Engine {
@@ -59,7 +64,7 @@ impl Engine {
                     if let Some(at) = conn.deadline {
                         self.timers.remove(&(at, id));
                     }
-                    conn.close();
+                    conn.close(&mut self.out);
                 }
                 if self.conns.is_empty() {
                     self.conns.shrink_to_fit();
@@ -145,7 +150,7 @@ impl Engine {
                 continue;
             };
             conn.touched = false;
-            let next = conn.service(now);
+            let next = conn.service(now, &mut self.out);
             if next != conn.deadline {
                 if let Some(at) = conn.deadline {
                     self.timers.remove(&(at, id));
@@ -159,9 +164,9 @@ impl Engine {
     }
 }
 
-/// Runs until every handle is gone.
+/// Runs until every handle is gone; `(inbox, out)`: the shared port's ways in and out.
 pub async fn run(
-    inbox: Arc<EngineInbox>,
+    (inbox, out): (Arc<EngineInbox>, SendBatch),
     mut commands: mpsc::Receiver<Command>,
     mut writes: mpsc::Receiver<Write>,
     metrics: Arc<Metrics>,
@@ -171,6 +176,7 @@ pub async fn run(
         timers: BTreeSet::new(),
         touched: Vec::new(),
         metrics,
+        out,
     };
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     let mut inbound = VecDeque::new();
@@ -210,12 +216,30 @@ pub async fn run(
                 crate::memory::flush_thread_cache();
                 inbound = VecDeque::new();
                 inbox.shrink();
+                engine.out.shrink();
                 batch = Vec::with_capacity(WRITE_BATCH);
             }
         }
         let now = Instant::now();
         engine.expire(now);
         engine.service(now);
+        // What this pass fanned out to down-tracks is written in the same pass (a few rounds at
+        // most, so that control calls and the port are not starved).
+        for _ in 0..SAME_PASS_ROUNDS {
+            while batch.len() < WRITE_BATCH
+                && let Ok(w) = writes.try_recv()
+            {
+                batch.push(w);
+            }
+            if batch.is_empty() {
+                break;
+            }
+            for w in batch.drain(..) {
+                engine.write(w, now);
+            }
+            engine.service(now);
+        }
+        engine.out.send();
         if engine.conns.is_empty() {
             if had_connections {
                 idle_flush = Some(now + IDLE_FLUSH_AFTER);
@@ -225,8 +249,9 @@ pub async fn run(
         }
     }
     for (_, conn) in engine.conns.drain() {
-        conn.close();
+        conn.close(&mut engine.out);
     }
+    engine.out.send();
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -293,6 +318,7 @@ mod tests {
             timers: BTreeSet::new(),
             touched: Vec::new(),
             metrics: metrics.clone(),
+            out: socket.send_batch(),
         };
         engine.command(Command::Open(Box::new(conn)), Instant::now());
         (engine, id, socket)

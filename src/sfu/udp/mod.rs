@@ -16,17 +16,20 @@ mod addr;
 pub mod advertise;
 pub mod demux;
 pub mod engine_inbox;
+mod send;
 
 use crate::metrics::UdpCounters;
 use addr::{canonical, on_socket};
 use demux::{DropReason, PcId, Route, Table, check_credentials};
+use bytes::BytesMut;
 use engine_inbox::{EngineInbox, Inbound};
+pub use send::SendBatch;
 use std::collections::HashSet;
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
-use webrtc::runtime::{BATCH_SIZE, RecvMeta, Transmit, UdpSockRef, UdpSocketState};
+use webrtc::runtime::{BATCH_SIZE, RecvMeta, UdpSockRef, UdpSocketState};
 
 /// Socket buffer sizes asked for: every session's media goes through this one socket, so the
 /// default (about 200 KB) would overflow in a burst. The kernel caps them at
@@ -87,37 +90,14 @@ impl Shared {
         counter.fetch_add(1, Relaxed);
     }
 
-    /// Sends what connection `pc` wrote, from local address `local` (the source named when the
-    /// socket is bound to the wildcard), without waiting: a full send buffer drops and counts,
-    /// as the network would. A STUN binding success binds its destination to the connection; a
-    /// binding request (a check of its own) expects the answer from there.
-    pub(super) fn transmit(&self, pc: PcId, local: IpAddr, t: &Transmit<'_>) {
-        if demux::is_binding_success(t.contents) {
-            self.bind(t.destination, pc);
-        } else if demux::is_binding_request(t.contents) {
-            self.expect_answer(t.contents, pc, t.destination);
-        }
-        let v6 = self.local.is_ipv6();
-        let transmit = Transmit {
-            destination: on_socket(t.destination, v6),
-            ecn: t.ecn,
-            contents: t.contents,
-            segment_size: t.segment_size,
-            src_ip: self.wildcard.then(|| on_socket((local, 0).into(), v6).ip()),
-        };
-        let c = &self.counters;
-        match self.state.try_send(UdpSockRef::from(&self.io), &transmit) {
-            Ok(()) => {
-                let datagrams = match t.segment_size {
-                    Some(size) if size > 0 => t.contents.len().div_ceil(size),
-                    _ => 1,
-                };
-                c.datagrams_out.fetch_add(datagrams as u64, Relaxed);
-                c.bytes_out.fetch_add(t.contents.len() as u64, Relaxed);
-            }
-            Err(_) => {
-                c.send_failed.fetch_add(1, Relaxed);
-            }
+    /// What connection `pc` is about to send to `to` tells the routes: a STUN binding success
+    /// binds its destination to the connection; a binding request (a check of its own) expects
+    /// the answer from there.
+    fn note_sent(&self, pc: PcId, contents: &[u8], to: SocketAddr) {
+        if demux::is_binding_success(contents) {
+            self.bind(to, pc);
+        } else if demux::is_binding_request(contents) {
+            self.expect_answer(contents, pc, to);
         }
     }
 
@@ -229,6 +209,11 @@ impl MediaSocket {
         }
     }
 
+    /// A batch of datagrams to send from this port (the media driver keeps one).
+    pub fn send_batch(&self) -> SendBatch {
+        SendBatch::new(self.shared.clone())
+    }
+
     /// The inbox of the connections the media driver drives (one per port).
     pub fn engine_inbox(&self) -> Arc<EngineInbox> {
         self.shared.engine.clone()
@@ -293,9 +278,17 @@ impl Attachment {
             .collect()
     }
 
-    /// Sends a datagram this connection wrote (see [`Shared::transmit`]).
-    pub fn transmit(&self, local: IpAddr, t: &Transmit<'_>) {
-        self.shared.transmit(self.pc, local, t);
+    /// Queues a datagram this connection wrote, to `to` from its local address `local` (the
+    /// source named when the socket is bound to the wildcard), into `out` (sent at the end of the
+    /// driver's pass, see [`SendBatch`]).
+    pub fn queue(&self, out: &mut SendBatch, local: IpAddr, to: SocketAddr, data: BytesMut) {
+        self.shared.note_sent(self.pc, &data, to);
+        let v6 = self.shared.local.is_ipv6();
+        let from = self
+            .shared
+            .wildcard
+            .then(|| on_socket((local, 0).into(), v6).ip());
+        out.push(on_socket(to, v6), from, data);
     }
 
     /// An offer or answer about to be sent: its ICE credentials start routing to this
@@ -525,47 +518,5 @@ mod tests {
         assert_eq!(buffer.storage.len(), BATCH_SIZE * 1500);
         buffer.fit(0);
         assert_eq!(buffer.storage.capacity(), 1500);
-    }
-
-    #[tokio::test]
-    async fn a_run_handed_over_as_one_buffer_leaves_as_its_datagrams() {
-        let socket = loopback();
-        let attachment = socket.attach();
-        let gso = socket.shared.state.max_gso_segments();
-        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        peer.set_read_timeout(Some(std::time::Duration::from_secs(5)))
-            .unwrap();
-        // Twenty datagrams of 100 bytes and a last one of 40, as one buffer (one datagram
-        // each where the OS has no GSO).
-        let runs: Vec<Vec<u8>> = if gso > 1 {
-            let mut run: Vec<u8> = (0..20u8).flat_map(|i| [i; 100]).collect();
-            run.extend([20u8; 40]);
-            vec![run]
-        } else {
-            (0..20u8)
-                .map(|i| vec![i; 100])
-                .chain([vec![20u8; 40]])
-                .collect()
-        };
-        for run in &runs {
-            let transmit = Transmit {
-                destination: peer.local_addr().unwrap(),
-                ecn: None,
-                contents: run,
-                segment_size: (gso > 1).then_some(100),
-                src_ip: None,
-            };
-            attachment.transmit(socket.local_addr().ip(), &transmit);
-        }
-        let mut buf = [0u8; 2048];
-        for i in 0..21u8 {
-            let (n, _) = peer.recv_from(&mut buf).unwrap();
-            let size = if i == 20 { 40 } else { 100 };
-            assert_eq!(&buf[..n], &vec![i; size][..], "datagram {i}");
-        }
-        let c = &socket.shared.counters;
-        assert_eq!(c.datagrams_out.load(Relaxed), 21);
-        assert_eq!(c.bytes_out.load(Relaxed), 2_040);
-        assert_eq!(c.send_failed.load(Relaxed), 0);
     }
 }
