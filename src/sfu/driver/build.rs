@@ -14,7 +14,7 @@ use rtc::peer_connection::transport::{
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -23,6 +23,14 @@ pub enum BuildError {
     #[error("no address to announce")]
     NoAddress,
 }
+
+/// How long ICE waits before the server, controlling, may nominate a pair whose remote end it
+/// learnt from the site's own check (peer-reflexive). Sites' checks reach the port before their
+/// trickled candidates reach the signaling, so nearly every remote candidate starts out that way:
+/// with the stack's default (1 s) a subscriber waited over a second for its first frame. A
+/// fifth of a second still lets the site's direct pairs be checked before the best valid pair is
+/// nominated (a relay pair has the lowest priority).
+const PRFLX_ACCEPTANCE_MIN_WAIT: Duration = Duration::from_millis(200);
 
 /// A connection whose media flows in `direction`, whose host candidates are `hosts` (gathering
 /// complete).
@@ -41,7 +49,9 @@ pub fn connection(
     // whichever pair the browser nominated last, and Chrome nominates every pair it checks, relay
     // pairs included: the media went through the TURN server with a direct path at hand.
     // No multicast DNS socket (it fails on hosts without a multicast route).
-    let mut se = SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::Disabled);
+    let mut se = SettingEngineBuilder::new()
+        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+        .with_prflx_acceptance_min_wait(Some(PRFLX_ACCEPTANCE_MIN_WAIT));
     if hosts.iter().any(|a| a.ip().is_loopback()) {
         se = se.with_include_loopback_candidate(true);
     }

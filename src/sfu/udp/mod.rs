@@ -5,8 +5,9 @@
 //! ufrag it names, verified against that connection's password, or the answer to a connection's
 //! own check by its transaction id. What routes goes to the media driver's inbox
 //! ([`engine_inbox`]); what does not is dropped and counted (`giaoban_udp_dropped_total{reason}`).
-//! Each peer connection gets an [`Attachment`]: its host addresses, its sends, and the rewrite of
-//! what it advertises ([`advertise`]). Bound to the wildcard
+//! Each peer connection gets an [`Attachment`]: its host addresses, its sends (queued into the
+//! driver's [`SendBatch`], which leaves in `sendmmsg` batches), and the rewrite of what it
+//! advertises ([`advertise`]). Bound to the wildcard
 //! (`0.0.0.0`), the socket still is one: each datagram's destination address (`IP_PKTINFO`)
 //! tells the connection which of its host addresses it reached, and each send names the
 //! connection's local address as its source, so a reply leaves from the address the site sent to. Bound to `::`, it
