@@ -22,12 +22,6 @@ use tokio::sync::mpsc;
 const WRITE_BATCH: usize = 512;
 /// Rounds of writing what a pass fanned out, within that pass.
 const SAME_PASS_ROUNDS: usize = 4;
-/// The loop wakes for its connections' timers only on multiples of this (since it started): the
-/// timers due by then are handled in one pass, instead of one wake-up each (the stacks' timers,
-/// RTCP reports, NACK rounds, ICE checks and consent, are paced in tens of milliseconds to
-/// seconds; a wake-up from sleep is what costs). Packets that wake it meanwhile handle the
-/// timers already due.
-const TIMER_QUANTUM: Duration = Duration::from_millis(10);
 /// After the last connection closed: when the thread's allocator cache is given back (what the
 /// session's connections freed on this thread; the thread then sleeps until the next session).
 const IDLE_FLUSH_AFTER: Duration = Duration::from_secs(1);
@@ -187,12 +181,8 @@ pub async fn run(
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     let mut inbound = VecDeque::new();
     let mut idle_flush: Option<Instant> = None;
-    let origin = Instant::now();
     loop {
-        let next = engine
-            .timers
-            .first()
-            .map(|&(at, _)| coalesced(at, origin, TIMER_QUANTUM));
+        let next = engine.timers.first().map(|&(at, _)| at);
         let had_connections = !engine.conns.is_empty();
         tokio::select! {
             biased;
@@ -264,16 +254,6 @@ pub async fn run(
     engine.out.send();
 }
 
-/// `at`, moved up to the next multiple of `quantum` after `origin` (`at` itself when on one).
-fn coalesced(at: Instant, origin: Instant, quantum: Duration) -> Instant {
-    let since = at.saturating_duration_since(origin).as_nanos();
-    let q = quantum.as_nanos().max(1);
-    let steps = since.div_ceil(q);
-    // Saturates far beyond any deadline a connection sets (centuries).
-    let nanos = u64::try_from(steps.saturating_mul(q)).unwrap_or(u64::MAX);
-    origin + Duration::from_nanos(nanos)
-}
-
 async fn sleep_until(at: Option<Instant>) {
     if let Some(at) = at {
         tokio::time::sleep_until(at.into()).await;
@@ -342,26 +322,6 @@ mod tests {
         };
         engine.command(Command::Open(Box::new(conn)), Instant::now());
         (engine, id, socket)
-    }
-
-    #[test]
-    fn timer_wake_ups_fall_on_the_quantum() {
-        let origin = Instant::now();
-        let q = Duration::from_millis(10);
-        let at = |ms: u64, us: u64| origin + Duration::from_millis(ms) + Duration::from_micros(us);
-        assert_eq!(coalesced(at(0, 0), origin, q), at(0, 0));
-        assert_eq!(coalesced(at(0, 1), origin, q), at(10, 0));
-        assert_eq!(coalesced(at(9, 999), origin, q), at(10, 0));
-        assert_eq!(coalesced(at(10, 0), origin, q), at(10, 0));
-        assert_eq!(coalesced(at(1234, 5), origin, q), at(1240, 0));
-        // Deadlines within one quantum share a wake-up, never earlier than any of them.
-        let shared: Vec<Instant> = (1..10)
-            .map(|ms| coalesced(at(100 + ms, 0), origin, q))
-            .collect();
-        assert!(shared.iter().all(|&w| w == at(110, 0)));
-        // A deadline already past (before the origin) wakes at once.
-        let before = origin.checked_sub(Duration::from_millis(5)).unwrap_or(origin);
-        assert_eq!(coalesced(before, origin, q), origin);
     }
 
     #[tokio::test]
