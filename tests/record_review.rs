@@ -246,6 +246,21 @@ async fn the_console_starts_and_stops_a_recording_and_lists_it() {
         eval(&page, &format!("{TOGGLE}.textContent")).await,
         "Bắt đầu ghi hình"
     );
+    // Loading again, watched from before its first script: no heading or label of the console
+    // or its panels ever shows a raw string key (its panels' strings are added in time).
+    let watch = reload_watching_raw_keys(&page).await;
+    wait_for(
+        &page,
+        &format!("Array.isArray(window.__rawKeys) && {TOGGLE} && {TOGGLE}.dataset.action === 'start' && !{TOGGLE}.disabled && document.getElementById('cag-title').textContent === 'Chương trình họp'"),
+        "the console loaded again",
+    )
+    .await;
+    drop(watch);
+    assert_eq!(
+        eval(&page, "window.__rawKeys").await,
+        serde_json::json!([]),
+        "raw string keys shown while the console loaded"
+    );
     eval(&page, &format!("{TOGGLE}.click(); true")).await;
     wait_for(
         &page,

@@ -210,3 +210,43 @@ pub async fn wait_for(ws: &str, expr: &str, what: &str) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Reloads the page with a watch installed before any of its scripts runs: every element with
+/// `data-i18n` that ever shows its own key (a string not translated when it was applied) is
+/// recorded in `window.__rawKeys`. The returned DevTools connection keeps the watch installed:
+/// hold it until the page has loaded.
+pub async fn reload_watching_raw_keys(
+    ws: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    const WATCH: &str = r#"
+        window.__rawKeys = [];
+        new MutationObserver((records) => {
+          for (const r of records) {
+            const n = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+            if (n && n.dataset && n.dataset.i18n && n.textContent === n.dataset.i18n) {
+              window.__rawKeys.push(n.dataset.i18n);
+            }
+          }
+        }).observe(document, { subtree: true, childList: true, characterData: true });
+    "#;
+    let (mut s, _) = tokio_tungstenite::connect_async(ws).await.unwrap();
+    let calls = [
+        json!({"id": 3, "method": "Page.enable"}),
+        json!({"id": 1, "method": "Page.addScriptToEvaluateOnNewDocument", "params": {"source": WATCH}}),
+        json!({"id": 2, "method": "Runtime.evaluate", "params": {"expression": "location.reload(); true"}}),
+    ];
+    for call in calls {
+        let id = call["id"].clone();
+        s.send(Message::Text(call.to_string().into()))
+            .await
+            .unwrap();
+        while let Some(Ok(m)) = s.next().await {
+            if let Message::Text(t) = m
+                && serde_json::from_str::<Value>(&t).unwrap()["id"] == id
+            {
+                break;
+            }
+        }
+    }
+    s
+}

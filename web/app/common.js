@@ -90,9 +90,17 @@
   window.addEventListener("langchange", (e) => { if (e.detail && e.detail.lang) setLang(e.detail.lang); });
 
   // The dictionary is normally loaded by its own <script>; load it if a page forgot.
+  // The page is ready once DOMContentLoaded fired, which is after every deferred script ran: a
+  // page's own script (which applies the translations) must not start before the scripts loaded
+  // after it (its panels) have added their strings, or the page shows their raw keys meanwhile.
+  // Deferred, this script runs while the document is already "interactive" but before that event.
+  const loadedScript = document.currentScript;
+  const domLoaded = document.readyState === "loading" ||
+      (document.readyState === "interactive" && loadedScript && loadedScript.defer)
+    ? new Promise((r) => document.addEventListener("DOMContentLoaded", () => r(), { once: true }))
+    : Promise.resolve();
   function domReady() {
-    if (document.readyState !== "loading") return Promise.resolve();
-    return new Promise((r) => document.addEventListener("DOMContentLoaded", r, { once: true }));
+    return domLoaded;
   }
 
   async function ready() {

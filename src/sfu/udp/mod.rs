@@ -21,8 +21,8 @@ mod send;
 
 use crate::metrics::UdpCounters;
 use addr::{canonical, on_socket};
-use demux::{DropReason, PcId, Route, Table, check_credentials};
 use bytes::BytesMut;
+use demux::{DropReason, PcId, Route, Table, check_credentials};
 use engine_inbox::{EngineInbox, Inbound};
 pub use send::SendBatch;
 use std::collections::HashSet;

@@ -119,8 +119,7 @@ impl SendBatch {
             Some(IpAddr::V6(_)) => Some(nix::cmsg_space!(libc::in6_pktinfo)),
         };
         let mut headers: MultiHeaders<SockaddrStorage> = MultiHeaders::preallocate(n, space);
-        let slices: Vec<[IoSlice<'_>; 1]> =
-            run.iter().map(|p| [IoSlice::new(&p.data)]).collect();
+        let slices: Vec<[IoSlice<'_>; 1]> = run.iter().map(|p| [IoSlice::new(&p.data)]).collect();
         let addrs = &self.to[start..start + n];
         let mut at = 0;
         while at < n {
@@ -220,7 +219,12 @@ mod tests {
         let mut batch = socket.send_batch();
         let local: IpAddr = "127.0.0.1".parse().unwrap();
         for i in 0..3u8 {
-            attachment.queue(&mut batch, local, a.local_addr().unwrap(), BytesMut::from(&[i][..]));
+            attachment.queue(
+                &mut batch,
+                local,
+                a.local_addr().unwrap(),
+                BytesMut::from(&[i][..]),
+            );
         }
         batch.send();
         let mut buf = [0u8; 16];
@@ -242,7 +246,12 @@ mod tests {
         let to = a.local_addr().unwrap();
         attachment.queue(&mut batch, local, to, BytesMut::from(&b"first"[..]));
         // Larger than any UDP datagram can be: EMSGSIZE.
-        attachment.queue(&mut batch, local, to, BytesMut::from(&vec![0u8; 70_000][..]));
+        attachment.queue(
+            &mut batch,
+            local,
+            to,
+            BytesMut::from(&vec![0u8; 70_000][..]),
+        );
         attachment.queue(&mut batch, local, to, BytesMut::from(&b"last"[..]));
         batch.send();
         let mut buf = [0u8; 64];
