@@ -5,9 +5,11 @@
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use std::ops::Deref;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_tungstenite::tungstenite::Message;
 
 pub fn chromium() -> Option<PathBuf> {
@@ -21,17 +23,54 @@ pub fn chromium() -> Option<PathBuf> {
     .find(|p| p.exists())
 }
 
+/// What a browser test puts on the machine.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Load {
+    /// Pages without camera or microphone: light, runs beside anything.
+    Pages,
+    /// Room pages encoding and decoding fake camera video, whose decoded frames the test counts:
+    /// two of these at once on two cores starve each other's decoders, so they take turns.
+    Media,
+}
+
+/// One media test at a time per test binary (the binary runs its tests on one thread per core).
+static MEDIA: Semaphore = Semaphore::const_new(1);
+
+/// The Chromium binary for one test; for a [`Load::Media`] test it also holds the media turn
+/// until the test ends.
+pub struct Chromium {
+    bin: PathBuf,
+    _turn: Option<SemaphorePermit<'static>>,
+}
+
+impl Deref for Chromium {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.bin
+    }
+}
+
 /// Chromium, or `None` after saying the test is skipped. With `CI` set a missing Chromium fails.
-pub fn chromium_or_skip() -> Option<PathBuf> {
-    let bin = chromium();
-    if bin.is_none() {
+/// A [`Load::Media`] test waits here for its turn.
+pub async fn chromium_or_skip(load: Load) -> Option<Chromium> {
+    let Some(bin) = chromium() else {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI is set but Chromium is not installed (.ci/run installs the Debian package chromium)"
         );
         eprintln!("SKIPPED: chromium not installed");
-    }
-    bin
+        return None;
+    };
+    let turn = match load {
+        Load::Pages => None,
+        Load::Media => Some(
+            MEDIA
+                .acquire()
+                .await
+                .expect("the media semaphore is never closed"),
+        ),
+    };
+    Some(Chromium { bin, _turn: turn })
 }
 
 /// A Chromium process with its own profile, killed on drop.

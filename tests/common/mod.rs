@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod chair;
+pub mod live;
 
 use giaoban::app::Running;
 use giaoban::config::Config;
