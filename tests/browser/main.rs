@@ -9,6 +9,7 @@ mod common;
 mod agenda;
 mod chair;
 mod kiosk;
+mod languages;
 mod login_page;
 mod pause;
 mod room;
