@@ -4,6 +4,7 @@
 //! document with the language, and in English shows no heading or label still in Vietnamese. The
 //! room page, switched to English in the middle of a session, leaves Vietnamese at once, as a
 //! fresh English load does.
+
 use crate::common;
 use common::browser::*;
 use common::*;
