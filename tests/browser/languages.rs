@@ -51,15 +51,9 @@ async fn every_app_page_speaks_vietnamese_and_english_without_raw_keys() {
         unit_id: None,
         site_id: None,
     });
-    let new = giaoban::auth::users::NewUser {
-        username: username.into(),
-        display_name: "Người dùng mọi vai trò".into(),
-        password: PASSWORD.into(),
-        grants: grants.to_vec(),
-    };
-    giaoban::auth::users::create(&server.running.state.pool, &new, "test")
-        .await
-        .unwrap();
+    server
+        .create_user(username, "Người dùng mọi vai trò", grants.to_vec())
+        .await;
     let pages = [
         "/app/home".to_string(),
         "/app/calendar".into(),

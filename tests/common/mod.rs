@@ -234,20 +234,32 @@ impl TestServer {
             &uuid::Uuid::new_v4().simple().to_string()[..6]
         );
         let site_id = (role == Role::SiteOperator).then(|| HOST.to_string());
+        let grant = Grant {
+            role,
+            unit_id: None,
+            site_id,
+        };
+        let name = format!("Người dùng kiểm thử – {}", role.as_str());
+        self.create_user(&username, &name, vec![grant]).await;
+        self.login_as(&username, PASSWORD).await.expect("login")
+    }
+
+    /// Creates a user with the test password and these grants.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        display_name: &str,
+        grants: Vec<giaoban::auth::Grant>,
+    ) {
         let new = giaoban::auth::users::NewUser {
-            username: username.clone(),
-            display_name: format!("Người dùng kiểm thử – {}", role.as_str()),
+            username: username.into(),
+            display_name: display_name.into(),
             password: PASSWORD.into(),
-            grants: vec![Grant {
-                role,
-                unit_id: None,
-                site_id,
-            }],
+            grants,
         };
         giaoban::auth::users::create(&self.running.state.pool, &new, "test")
             .await
             .unwrap();
-        self.login_as(&username, PASSWORD).await.expect("login")
     }
 
     /// Logs in with a username and password; `Err(status)` when refused.
